@@ -1,0 +1,63 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// One list of compiler settings, applied to every Swift target below.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "hubmeter",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hubmeter", targets: ["hubmeter"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+    ],
+    targets: [
+        // C libraries, found through pkg-config; Debian packages named for `swift build` hints.
+        .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+
+
+        // Typed reading of YAML with key paths and line numbers in every error.
+        .target(name: "ConfigReading", dependencies: ["HubSupport", .product(name: "Yams", package: "Yams")]),
+        // The agent's and the aggregator's configuration files.
+        .target(name: "HubConfiguration", dependencies: ["ConfigReading"]),
+        // Logging, exit codes, error conventions, systemd notification.
+        .target(name: "HubSupport", dependencies: [.product(name: "Logging", package: "swift-log")]),
+
+        // Adapters around the C libraries.
+        .target(name: "ModbusIO", dependencies: ["CModbus", "HubSupport"]),
+        .target(name: "MQTTIO", dependencies: ["CMosquitto", "HubSupport"]),
+
+        // Subcommands; the executable only calls into this.
+        .target(
+            name: "HubmeterCommands",
+            dependencies: [
+                "HubConfiguration", "HubSupport", "ModbusIO", "MQTTIO",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "hubmeter", dependencies: ["HubmeterCommands"]),
+
+        .testTarget(
+            name: "ConfigurationTests",
+            dependencies: ["HubConfiguration", "ConfigReading", "HubmeterCommands"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(name: "ModbusIOTests", dependencies: ["ModbusIO", "HubSupport"]),
+        .testTarget(name: "MQTTIOTests", dependencies: ["MQTTIO", "HubSupport"]),
+        .testTarget(name: "HubSupportTests", dependencies: ["HubSupport", .product(name: "Logging", package: "swift-log")]),
+    ],
+    swiftLanguageModes: [.v6]
+)
+
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + strictSettings
+}

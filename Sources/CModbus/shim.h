@@ -1,0 +1,19 @@
+#ifndef HUBMETER_CMODBUS_SHIM_H
+#define HUBMETER_CMODBUS_SHIM_H
+#include <modbus.h>
+#include <errno.h>
+
+// The composite error macros (EMBXILFUN, EMBBADCRC, ...) do not import into Swift.
+static inline int hubmeter_modbus_enobase(void) { return MODBUS_ENOBASE; }
+static inline int hubmeter_modbus_embbadcrc(void) { return EMBBADCRC; }
+static inline int hubmeter_modbus_embbaddata(void) { return EMBBADDATA; }
+static inline int hubmeter_modbus_embbadexc(void) { return EMBBADEXC; }
+static inline int hubmeter_modbus_embmdata(void) { return EMBMDATA; }
+static inline int hubmeter_modbus_embbadslave(void) { return EMBBADSLAVE; }
+static inline int hubmeter_modbus_embunkexc(void) { return EMBUNKEXC; }
+static inline int hubmeter_modbus_max_read_registers(void) { return MODBUS_MAX_READ_REGISTERS; }
+static inline int hubmeter_modbus_max_write_registers(void) { return MODBUS_MAX_WRITE_REGISTERS; }
+static inline int hubmeter_modbus_tcp_max_adu_length(void) { return MODBUS_TCP_MAX_ADU_LENGTH; }
+static inline int hubmeter_modbus_rtu_max_adu_length(void) { return MODBUS_RTU_MAX_ADU_LENGTH; }
+static inline int hubmeter_errno(void) { return errno; }
+#endif

@@ -1,0 +1,50 @@
+import ArgumentParser
+import HubSupport
+
+/// Subcommands whose issue has not landed yet: they say so plainly and exit 69 (EX_UNAVAILABLE),
+/// so that no script mistakes them for working.
+protocol PendingCommand: ParsableCommand {
+    static var pendingWork: String { get }
+}
+
+extension PendingCommand {
+    func run() throws {
+        ConsoleOutput.standardError("hubmeter \(Self.configuration.commandName ?? ""): not available yet: \(Self.pendingWork)")
+        throw ExitCode(ExitStatus.unavailable.rawValue)
+    }
+}
+
+struct AgentCommand: PendingCommand {
+    static let configuration = CommandConfiguration(commandName: "agent", abstract: "Run the hub agent daemon (poll, balance, publish).")
+    static let pendingWork = "the agent daemon is issue #6 (MQTT contract, outbox, lifecycle)"
+    @Option(help: "The agent configuration file.") var config: String = "/etc/hubmeter/agent.yaml"
+}
+
+struct AggregatorCommand: PendingCommand {
+    static let configuration = CommandConfiguration(commandName: "aggregator", abstract: "Run the regional aggregator (ingest, API, web page).")
+    static let pendingWork = "the regional aggregator is issue #7"
+    @Option(help: "The aggregator configuration file.") var config: String = "/etc/hubmeter/aggregator.yaml"
+}
+
+struct SimulateCommand: PendingCommand {
+    static let configuration = CommandConfiguration(commandName: "simulate", abstract: "Serve simulated hub devices over Modbus.")
+    static let pendingWork = "the hub simulator is issue #4"
+    @Argument(help: "The scenario file.") var scenario: String
+}
+
+struct DemoCommand: PendingCommand {
+    static let configuration = CommandConfiguration(commandName: "demo", abstract: "Run a demo hub: simulator, agent, broker and aggregator.")
+    static let pendingWork = "the demo hub is issue #4"
+}
+
+struct ScanCommand: PendingCommand {
+    static let configuration = CommandConfiguration(commandName: "scan", abstract: "Find Modbus devices on a TCP endpoint or serial port.")
+    static let pendingWork = "device scanning is issue #3 (Modbus acquisition)"
+    @Argument(help: "tcp://HOST:PORT or a serial device path.") var target: String
+}
+
+struct ReadCommand: PendingCommand {
+    static let configuration = CommandConfiguration(commandName: "read", abstract: "Read and decode a device's values.")
+    static let pendingWork = "reading devices through profiles is issue #3 (Modbus acquisition)"
+    @Argument(help: "A device id from the configuration, or tcp://HOST:PORT.") var device: String
+}

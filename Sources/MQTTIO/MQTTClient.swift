@@ -1,0 +1,256 @@
+import CMosquitto
+import HubSupport
+import Synchronization
+
+/// Initialises libmosquitto exactly once per process (a global `let` runs its initializer once, thread-safely).
+private let libraryInitialization: Int32 = mosquitto_lib_init()
+
+/// An MQTT client on libmosquitto in threaded mode.
+///
+/// libmosquitto's own network thread handles keepalive and automatic reconnection with backoff.
+/// Its callbacks reach this object through the user-data pointer (no global registry), copy what
+/// they receive, and hand it on as `events`. Publishing works from any thread.
+public final class MQTTClient: Sendable {
+    public struct Options: Sendable {
+        public enum ProtocolVersion: Sendable { case v5, v311 }
+        public struct TLS: Sendable {
+            public var caFile: String?
+            public var certificateFile: String?
+            public var keyFile: String?
+            public var verifyServer: Bool
+
+            public init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil, verifyServer: Bool = true) {
+                self.caFile = caFile
+                self.certificateFile = certificateFile
+                self.keyFile = keyFile
+                self.verifyServer = verifyServer
+            }
+        }
+
+        public var clientID: String
+        public var cleanStart: Bool = true
+        public var protocolVersion: ProtocolVersion = .v5
+        public var keepalive: Duration = .seconds(30)
+        public var username: String?
+        public var password: Secret?
+        public var tls: TLS?
+        public var will: MQTTMessage?
+        public var reconnectDelay: Duration = .seconds(1)
+        public var reconnectDelayMax: Duration = .seconds(60)
+
+        public init(clientID: String) {
+            self.clientID = clientID
+        }
+    }
+
+    public enum Event: Sendable, Equatable {
+        case connected(sessionPresent: Bool)
+        /// The broker refused the connection, or the connection attempt failed (TLS, network).
+        case connectionRefused(reason: Int32, text: String)
+        /// `reason` 0 means we asked for it; anything else is unexpected and will be retried.
+        case disconnected(reason: Int32, text: String)
+        /// The broker acknowledged a QoS 1/2 message (or a QoS 0 one left the socket).
+        case published(messageID: Int32, reason: Int32)
+        case subscribed(messageID: Int32, grantedQoS: [Int32])
+        case message(MQTTMessage)
+        /// A warning or error from libmosquitto itself (for example a TLS verification failure).
+        case log(level: Int32, text: String)
+    }
+
+    public let options: Options
+    public let events: AsyncStream<Event>
+    private let handle: Handle
+    private let box: Unmanaged<CallbackBox>
+    private let state = Mutex(LifecycleState())
+
+    private struct LifecycleState: ~Copyable {
+        var loopStarted = false
+        var stopped = false
+    }
+
+    public init(options: Options) throws(MQTTError) {
+        try MQTTError.check(libraryInitialization, "initialise libmosquitto")
+        let (stream, continuation) = AsyncStream<Event>.makeStream(bufferingPolicy: .bufferingNewest(65_536))
+        let box = Unmanaged.passRetained(CallbackBox(continuation: continuation))
+        guard let pointer = mosquitto_new(options.clientID, options.cleanStart, box.toOpaque()) else {
+            box.release()
+            throw MQTTError(.library(MOSQ_ERR_NOMEM.rawValue), operation: "create client", errnoValue: hubmeter_mosq_errno(),
+                            detail: "client id '\(options.clientID)'")
+        }
+        self.handle = Handle(pointer: pointer)
+        self.box = box
+        self.options = options
+        self.events = stream
+        do {
+            try configure()
+        } catch {
+            box.release()
+            throw error
+        }
+    }
+
+    deinit {
+        stop()
+        box.release()
+    }
+
+    private var mosq: OpaquePointer { handle.pointer }
+
+    private func configure() throws(MQTTError) {
+        let version = options.protocolVersion == .v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311
+        try MQTTError.check(mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, version), "set protocol version")
+        if let username = options.username {
+            let rc = options.password.map { secret in
+                secret.withRevealedValue { mosquitto_username_pw_set(mosq, username, $0) }
+            } ?? mosquitto_username_pw_set(mosq, username, nil)
+            try MQTTError.check(rc, "set user name and password")
+        }
+        if let tls = options.tls {
+            if tls.caFile == nil {
+                try MQTTError.check(mosquitto_int_option(mosq, MOSQ_OPT_TLS_USE_OS_CERTS, 1), "use the system's CA certificates")
+            }
+            try MQTTError.check(mosquitto_tls_set(mosq, tls.caFile, nil, tls.certificateFile, tls.keyFile, nil), "configure TLS",
+                                detail: "CA \(tls.caFile ?? "system"), certificate \(tls.certificateFile ?? "none")")
+            // cert_reqs 1 = SSL_VERIFY_PEER; insecure mode additionally skips the host name check.
+            try MQTTError.check(mosquitto_tls_opts_set(mosq, tls.verifyServer ? 1 : 0, nil, nil), "set TLS options")
+            try MQTTError.check(mosquitto_tls_insecure_set(mosq, !tls.verifyServer), "set TLS host name verification")
+        }
+        if let will = options.will {
+            let rc = will.payload.withUnsafeBytes { bytes in
+                mosquitto_will_set_v5(mosq, will.topic, Int32(bytes.count), bytes.baseAddress, Int32(will.qos), will.retain, nil)
+            }
+            try MQTTError.check(rc, "set last will", detail: will.topic)
+        }
+        let delay = UInt32(max(1, options.reconnectDelay.components.seconds))
+        let delayMax = UInt32(max(Int64(delay), options.reconnectDelayMax.components.seconds))
+        try MQTTError.check(mosquitto_reconnect_delay_set(mosq, delay, delayMax, true), "set reconnect delay")
+
+        mosquitto_connect_v5_callback_set(mosq) { _, object, reason, flags, _ in
+            guard let box = CallbackBox.from(object) else { return }
+            if reason == 0 {
+                box.continuation.yield(.connected(sessionPresent: flags & 1 != 0))
+            } else {
+                box.continuation.yield(.connectionRefused(reason: reason, text: MQTTError.reasonText(reason)))
+            }
+        }
+        mosquitto_disconnect_v5_callback_set(mosq) { _, object, reason, _ in
+            guard let box = CallbackBox.from(object) else { return }
+            let text = reason == 0 ? "disconnected on request" : String(cString: mosquitto_strerror(reason))
+            box.continuation.yield(.disconnected(reason: reason, text: text))
+        }
+        mosquitto_publish_v5_callback_set(mosq) { _, object, messageID, reason, _ in
+            CallbackBox.from(object)?.continuation.yield(.published(messageID: messageID, reason: reason))
+        }
+        mosquitto_subscribe_v5_callback_set(mosq) { _, object, messageID, count, granted, _ in
+            let qos = (0..<Int(count)).map { granted![$0] }
+            CallbackBox.from(object)?.continuation.yield(.subscribed(messageID: messageID, grantedQoS: qos))
+        }
+        mosquitto_message_v5_callback_set(mosq) { _, object, message, _ in
+            // The message is freed when the callback returns: copy topic and payload now.
+            guard let box = CallbackBox.from(object), let message else { return }
+            let raw = message.pointee
+            let payload = raw.payloadlen > 0 && raw.payload != nil
+                ? [UInt8](UnsafeRawBufferPointer(start: raw.payload, count: Int(raw.payloadlen)))
+                : []
+            box.continuation.yield(.message(MQTTMessage(topic: String(cString: raw.topic), payload: payload, qos: Int(raw.qos), retain: raw.retain)))
+        }
+        mosquitto_log_callback_set(mosq) { _, object, level, text in
+            // Only warnings and errors: the rest is chatter (PINGREQ, PUBLISH received, …).
+            guard let text, level & (MOSQ_LOG_WARNING | MOSQ_LOG_ERR) != 0 else { return }
+            CallbackBox.from(object)?.continuation.yield(.log(level: level, text: String(cString: text)))
+        }
+    }
+
+    /// Starts the network thread, then connects asynchronously. The thread keeps reconnecting
+    /// with backoff, so this succeeds even while the broker is down (connection is reported in `events`).
+    public func start(host: String, port: Int) throws(MQTTError) {
+        // loop_start must come before connect_async: in the other order a broker that is down at
+        // start-up makes connect fail with MOSQ_ERR_ERRNO and no retry ever happens.
+        let needsLoop = state.withLock { state -> Bool in
+            defer { state.loopStarted = true }
+            return !state.loopStarted
+        }
+        if needsLoop {
+            try MQTTError.check(mosquitto_loop_start(mosq), "start network thread")
+        }
+        let keepalive = Int32(clamping: options.keepalive.components.seconds)
+        try MQTTError.check(mosquitto_connect_async(mosq, host, Int32(port), keepalive), "connect to \(host):\(port)")
+    }
+
+    /// Publishes a message; returns its message id (matched later by `.published`).
+    /// Fails with MOSQ_ERR_NO_CONN while disconnected: libmosquitto keeps no offline queue.
+    @discardableResult
+    public func publish(_ message: MQTTMessage) throws(MQTTError) -> Int32 {
+        var messageID: Int32 = 0
+        let rc = message.payload.withUnsafeBytes { bytes in
+            mosquitto_publish_v5(mosq, &messageID, message.topic, Int32(bytes.count), bytes.baseAddress, Int32(message.qos), message.retain, nil)
+        }
+        try MQTTError.check(rc, "publish to \(message.topic)")
+        return messageID
+    }
+
+    @discardableResult
+    public func subscribe(_ pattern: String, qos: Int) throws(MQTTError) -> Int32 {
+        var messageID: Int32 = 0
+        try MQTTError.check(mosquitto_subscribe_v5(mosq, &messageID, pattern, Int32(qos), 0, nil), "subscribe to \(pattern)")
+        return messageID
+    }
+
+    /// Disconnects cleanly (the broker discards the will), stops the network thread, ends `events`.
+    public func stop() {
+        let wasRunning = state.withLock { state -> Bool in
+            defer { state.stopped = true }
+            return !state.stopped && state.loopStarted
+        }
+        if wasRunning {
+            mosquitto_disconnect_v5(mosq, 0, nil)
+            // Joins the network thread; after this no callback can run, so `box` may be released in deinit.
+            mosquitto_loop_stop(mosq, false)
+        }
+        box.takeUnretainedValue().continuation.finish()
+    }
+}
+
+/// One MQTT message, payload copied into Swift memory.
+public struct MQTTMessage: Sendable, Equatable {
+    public var topic: String
+    public var payload: [UInt8]
+    public var qos: Int
+    public var retain: Bool
+
+    public init(topic: String, payload: [UInt8], qos: Int = 0, retain: Bool = false) {
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+    }
+
+    public init(topic: String, text: String, qos: Int = 0, retain: Bool = false) {
+        self.init(topic: topic, payload: Array(text.utf8), qos: qos, retain: retain)
+    }
+
+    public var text: String? { String(validating: payload, as: UTF8.self) }
+}
+
+/// Owns the `struct mosquitto *`.
+private final class Handle: Sendable {
+    nonisolated(unsafe) let pointer: OpaquePointer
+
+    init(pointer: OpaquePointer) { self.pointer = pointer }
+
+    deinit { mosquitto_destroy(pointer) }
+}
+
+/// What the C callbacks reach through the user-data pointer.
+private final class CallbackBox: Sendable {
+    let continuation: AsyncStream<MQTTClient.Event>.Continuation
+
+    init(continuation: AsyncStream<MQTTClient.Event>.Continuation) {
+        self.continuation = continuation
+    }
+
+    static func from(_ object: UnsafeMutableRawPointer?) -> CallbackBox? {
+        guard let object else { return nil }
+        return Unmanaged<CallbackBox>.fromOpaque(object).takeUnretainedValue()
+    }
+}

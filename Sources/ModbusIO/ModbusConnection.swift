@@ -1,0 +1,184 @@
+import CModbus
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// One Modbus connection: a TCP endpoint or a serial bus, with any number of unit ids behind it.
+///
+/// libmodbus contexts are not thread-safe, and their calls block. The actor runs on its own
+/// serial queue, so transactions on one connection are strictly one at a time and never
+/// occupy the cooperative pool. Devices on different connections never wait for each other.
+public actor ModbusConnection {
+    public let endpoint: ModbusEndpoint
+    private let executor: SerialQueueExecutor
+    private let context: ModbusContext
+    private var responseTimeout: Duration
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+
+    /// Creates the connection object; nothing is opened until `connect()` or the first transaction.
+    public init(endpoint: ModbusEndpoint, responseTimeout: Duration = .seconds(1)) throws(ModbusError) {
+        guard let context = ModbusContext.make(endpoint) else {
+            throw ModbusError(.invalidRequest, operation: "create context", target: endpoint.description,
+                              errnoValue: hubmeter_errno(), detail: "libmodbus rejected the endpoint parameters")
+        }
+        self.endpoint = endpoint
+        self.context = context
+        self.responseTimeout = responseTimeout
+        self.executor = SerialQueueExecutor(label: "hubmeter.modbus \(endpoint)")
+        // Protocol recovery flushes the link after a bad frame; link recovery (which sleeps and
+        // reconnects inside libmodbus) stays off, we reconnect ourselves with backoff.
+        modbus_set_error_recovery(context.pointer, MODBUS_ERROR_RECOVERY_PROTOCOL)
+        Self.apply(timeout: responseTimeout, to: context)
+    }
+
+    public var isConnected: Bool { context.isOpen }
+
+    /// Opens the TCP connection or serial port (and switches it to RS-485 mode if asked).
+    public func connect() throws(ModbusError) {
+        guard !context.isOpen else { return }
+        if modbus_connect(context.pointer) != 0 {
+            let error = hubmeter_errno()
+            throw ModbusError.fromErrno(error, operation: "connect", target: endpoint.description, connecting: true)
+        }
+        context.markOpen(true)
+        if case .rtu(let serial) = endpoint, serial.rs485 {
+            if modbus_rtu_set_serial_mode(context.pointer, Int32(MODBUS_RTU_RS485)) != 0 {
+                let error = hubmeter_errno()
+                close()
+                throw ModbusError(.connectionFailed, operation: "set RS-485 mode", target: endpoint.description, errnoValue: error,
+                                  detail: "the serial driver does not support RS-485 mode; set rs485: false if the adapter switches direction itself")
+            }
+        }
+    }
+
+    public func close() {
+        context.close()
+    }
+
+    public func setResponseTimeout(_ timeout: Duration) {
+        responseTimeout = timeout
+        Self.apply(timeout: timeout, to: context)
+    }
+
+    private static func apply(timeout: Duration, to context: ModbusContext) {
+        let (seconds, attoseconds) = timeout.components
+        modbus_set_response_timeout(context.pointer, UInt32(clamping: seconds), UInt32(clamping: attoseconds / 1_000_000_000_000))
+    }
+
+    // MARK: Transactions
+
+    /// Reads `count` registers of a register table into a new array.
+    public func readRegisters(_ kind: RegisterKind, address: Int, count: Int, unit: Int) throws(ModbusError) -> [UInt16] {
+        var values = [UInt16](repeating: 0, count: count)
+        try readRegisters(kind, address: address, count: count, unit: unit, into: &values)
+        return values
+    }
+
+    /// Reads registers into a caller-owned buffer (which must hold `count` values), so that
+    /// steady-state polling allocates nothing.
+    public func readRegisters(_ kind: RegisterKind, address: Int, count: Int, unit: Int, into buffer: inout [UInt16]) throws(ModbusError) {
+        let operation = "read \(count) \(kind.rawValue) register\(count == 1 ? "" : "s") at \(address)"
+        guard kind == .holding || kind == .input else {
+            throw failure(.invalidRequest, operation, unit, detail: "\(kind.rawValue) is a bit table; use readBits")
+        }
+        try validate(address: address, count: count, max: Int(hubmeter_modbus_max_read_registers()), operation, unit)
+        guard buffer.count >= count else { throw failure(.invalidRequest, operation, unit, detail: "buffer too small") }
+        try prepare(unit: unit, operation)
+        let result = buffer.withUnsafeMutableBufferPointer { pointer in
+            kind == .holding
+                ? modbus_read_registers(context.pointer, Int32(address), Int32(count), pointer.baseAddress)
+                : modbus_read_input_registers(context.pointer, Int32(address), Int32(count), pointer.baseAddress)
+        }
+        try check(result, expected: count, operation, unit)
+    }
+
+    /// Reads coils or discrete inputs.
+    public func readBits(_ kind: RegisterKind, address: Int, count: Int, unit: Int) throws(ModbusError) -> [Bool] {
+        let operation = "read \(count) \(kind.rawValue)\(count == 1 ? "" : "s") at \(address)"
+        guard kind.isBit else { throw failure(.invalidRequest, operation, unit, detail: "\(kind.rawValue) is a register table; use readRegisters") }
+        try validate(address: address, count: count, max: 2000, operation, unit)
+        try prepare(unit: unit, operation)
+        var bits = [UInt8](repeating: 0, count: count)
+        let result = bits.withUnsafeMutableBufferPointer { pointer in
+            kind == .coil
+                ? modbus_read_bits(context.pointer, Int32(address), Int32(count), pointer.baseAddress)
+                : modbus_read_input_bits(context.pointer, Int32(address), Int32(count), pointer.baseAddress)
+        }
+        try check(result, expected: count, operation, unit)
+        return bits.map { $0 != 0 }
+    }
+
+    /// Function code 6: one holding register.
+    public func writeRegister(address: Int, value: UInt16, unit: Int) throws(ModbusError) {
+        let operation = "write holding register \(address)"
+        try validate(address: address, count: 1, max: 1, operation, unit)
+        try prepare(unit: unit, operation)
+        try check(modbus_write_register(context.pointer, Int32(address), value), expected: 1, operation, unit)
+    }
+
+    /// Function code 16: consecutive holding registers.
+    public func writeRegisters(address: Int, values: [UInt16], unit: Int) throws(ModbusError) {
+        let operation = "write \(values.count) holding registers at \(address)"
+        try validate(address: address, count: values.count, max: Int(hubmeter_modbus_max_write_registers()), operation, unit)
+        try prepare(unit: unit, operation)
+        let result = values.withUnsafeBufferPointer { pointer in
+            modbus_write_registers(context.pointer, Int32(address), Int32(values.count), pointer.baseAddress)
+        }
+        try check(result, expected: values.count, operation, unit)
+    }
+
+    /// Function code 5: one coil.
+    public func writeCoil(address: Int, value: Bool, unit: Int) throws(ModbusError) {
+        let operation = "write coil \(address)"
+        try validate(address: address, count: 1, max: 1, operation, unit)
+        try prepare(unit: unit, operation)
+        try check(modbus_write_bit(context.pointer, Int32(address), value ? 1 : 0), expected: 1, operation, unit)
+    }
+
+    // MARK: Helpers
+
+    private func validate(address: Int, count: Int, max: Int, _ operation: String, _ unit: Int) throws(ModbusError) {
+        guard (0...65535).contains(address), count >= 1, count <= max, address + count <= 65536 else {
+            throw failure(.invalidRequest, operation, unit, detail: "address must be 0–65535 and count 1–\(max) within the address space")
+        }
+        guard (0...255).contains(unit) else { throw failure(.invalidRequest, operation, unit, detail: "unit id must be 0–255") }
+    }
+
+    private func prepare(unit: Int, _ operation: String) throws(ModbusError) {
+        if !context.isOpen {
+            do {
+                try connect()
+            } catch {
+                throw ModbusError(error.kind, operation: operation, target: target(unit), errnoValue: error.errnoValue, detail: error.detail)
+            }
+        }
+        modbus_set_slave(context.pointer, Int32(unit))
+    }
+
+    private func check(_ result: Int32, expected: Int, _ operation: String, _ unit: Int) throws(ModbusError) {
+        if result == Int32(expected) { return }
+        let error: ModbusError
+        if result < 0 {
+            error = ModbusError.fromErrno(hubmeter_errno(), operation: operation, target: target(unit))
+        } else {
+            error = ModbusError(.invalidResponse, operation: operation, target: target(unit), detail: "got \(result) items, expected \(expected)")
+        }
+        // A timeout on TCP can leave a late response in the stream; reconnecting resynchronises.
+        if error.breaksConnection || (error.kind == .timeout && isTCP) {
+            context.close()
+        }
+        throw error
+    }
+
+    private var isTCP: Bool {
+        if case .tcp = endpoint { return true }
+        return false
+    }
+
+    private func target(_ unit: Int) -> String { "\(endpoint) unit \(unit)" }
+
+    private func failure(_ kind: ModbusError.Kind, _ operation: String, _ unit: Int, detail: String) -> ModbusError {
+        ModbusError(kind, operation: operation, target: target(unit), detail: detail)
+    }
+}
