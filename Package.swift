@@ -48,11 +48,13 @@ let package = Package(
 
         .testTarget(
             name: "ConfigurationTests",
-            dependencies: ["HubConfiguration", "ConfigReading", "HubmeterCommands"],
+            dependencies: ["HubConfiguration", "ConfigReading", "HubmeterCommands", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "ModbusIOTests", dependencies: ["ModbusIO", "HubSupport"]),
-        .testTarget(name: "MQTTIOTests", dependencies: ["MQTTIO", "HubSupport"]),
+        // Real helpers for tests: a mosquitto broker, peer processes, free ports. Not shipped.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ModbusIOTests", dependencies: ["ModbusIO", "HubSupport", "TestSupport"]),
+        .testTarget(name: "MQTTIOTests", dependencies: ["MQTTIO", "HubSupport", "TestSupport"]),
         .testTarget(name: "HubSupportTests", dependencies: ["HubSupport", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]

@@ -117,7 +117,7 @@ public struct SharedAssetSettings: Sendable, Equatable {
         }
         let total = owners.values.reduce(0, +)
         guard !owners.isEmpty, abs(total - 1) < 1e-9 else {
-            throw ownersNode.error(.inconsistent, "ownership shares add up to \(total); expected exactly 1")
+            throw ownersNode.error(.inconsistent, "ownership shares add up to \(formatShare(total)); expected exactly 1")
         }
         let sharedRoles: [DeviceSettings.Role] = [.pvInverter, .battery, .productionMeter]
         let references = try map.required("devices", expecting: "a list of the asset's devices").sequence().map { node throws(ConfigError) in
@@ -232,7 +232,7 @@ public struct AllocationSettings: Sendable, Equatable {
             }
             let total = shares.values.reduce(0, +)
             if total > 1 + 1e-9 {
-                throw sharesNode.error(.inconsistent, "shares add up to \(total); expected at most 1")
+                throw sharesNode.error(.inconsistent, "shares add up to \(formatShare(total)); expected at most 1")
             }
             let remainder = try map.value("remainder", default: .exported) { node throws(ConfigError) in try node.choice(Remainder.self) }
             return AllocationSettings(key: .staticShares(shares, remainder: remainder))
@@ -255,4 +255,10 @@ public struct AllocationSettings: Sendable, Equatable {
             return AllocationSettings(key: .priority(order))
         }
     }
+}
+
+/// A share sum for messages: 0.3 + 0.6 should read 0.9, not 0.8999999999999999.
+func formatShare(_ value: Double) -> String {
+    let rounded = (value * 1_000_000).rounded() / 1_000_000
+    return rounded == rounded.rounded() ? String(Int(rounded)) : String(rounded)
 }

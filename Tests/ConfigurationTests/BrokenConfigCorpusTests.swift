@@ -1,0 +1,56 @@
+import ConfigReading
+import Foundation
+import HubConfiguration
+import HubmeterCommands
+import Testing
+import TestSupport
+
+/// Every file in Fixtures/broken must fail with exactly the message in expected-errors.tsv,
+/// both when loaded in-process and through `hubmeter check-config` (exit status 78).
+@Suite struct BrokenConfigCorpusTests {
+    static let directory = RepositoryPaths.path("Tests/ConfigurationTests/Fixtures/broken")
+
+    struct Case: CustomTestStringConvertible, Sendable {
+        let file: String
+        let expected: String
+        var testDescription: String { file }
+    }
+
+    static let cases: [Case] = {
+        let table = (try? String(contentsOfFile: directory + "/expected-errors.tsv", encoding: .utf8)) ?? ""
+        return table.split(separator: "\n").map { line in
+            let parts = line.split(separator: "\t", maxSplits: 1)
+            return Case(file: String(parts[0]), expected: String(parts[1]))
+        }
+    }()
+
+    static let environment = SecretEnvironment(variables: [:]) { path in
+        throw TestSupportError("no secret files in this test (\(path))")
+    }
+
+    @Test func corpusIsLargeAndCoversEveryFile() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.directory).filter { $0.hasSuffix(".yaml") }
+        #expect(files.count >= 20)
+        #expect(Set(files) == Set(Self.cases.map(\.file)))
+    }
+
+    @Test(arguments: cases) func loaderReportsThePreciseError(_ testCase: Case) throws {
+        let path = Self.directory + "/" + testCase.file
+        let kind = testCase.file.contains(".aggregator.") ? "aggregator" : "agent"
+        let error = #expect(throws: ConfigError.self) {
+            _ = try ConfigurationCheck.check(path: path, kind: kind, environment: Self.environment)
+        }
+        #expect(error?.description == path + testCase.expected)
+        #expect(error?.code.hasPrefix("config.") == true)
+    }
+
+    @Test(arguments: cases) func checkConfigExitsWithExConfig(_ testCase: Case) throws {
+        let file = testCase.file
+        // Relative path, as an installer would type it; the message must name it the same way.
+        let result = try runCommand(RepositoryPaths.hubmeterBinary, ["check-config", Self.directory + "/" + file],
+                                    environment: ["PATH": "/usr/bin:/bin"])
+        #expect(result.status == 78)
+        #expect(result.stderr == Self.directory + "/" + file + testCase.expected + "\n")
+        #expect(result.stdout.isEmpty)
+    }
+}

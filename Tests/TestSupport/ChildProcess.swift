@@ -1,0 +1,132 @@
+import Foundation
+
+/// A helper process started by a test (a broker, a Modbus peer), killed when the test is done.
+public final class ChildProcess: @unchecked Sendable {
+    public let process = Process()
+    private let outputPipe = Pipe()
+    private let lock = NSLock()
+    private var collected = Data()
+
+    public init(executable: String, arguments: [String], environment: [String: String]? = nil, workingDirectory: String? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
+        process.standardOutput = outputPipe
+        process.standardError = outputPipe
+        outputPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.withLock { self.collected.append(data) }
+        }
+        try process.run()
+    }
+
+    /// Everything the process printed so far (stdout and stderr together).
+    public var output: String {
+        lock.withLock { String(decoding: collected, as: UTF8.self) }
+    }
+
+    public var isRunning: Bool { process.isRunning }
+
+    /// Sends a signal (SIGTERM by default) and waits for the process to end.
+    public func stop(signal: Int32 = SIGTERM) {
+        if process.isRunning {
+            kill(process.processIdentifier, signal)
+            process.waitUntilExit()
+        }
+        outputPipe.fileHandleForReading.readabilityHandler = nil
+    }
+
+    deinit { stop(signal: SIGKILL) }
+}
+
+/// Runs a command to completion and returns its exit status and output.
+public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let stdout = Pipe(), stderr = Pipe()
+    process.standardOutput = stdout
+    process.standardError = stderr
+    try process.run()
+    let out = stdout.fileHandleForReading.readDataToEndOfFile()
+    let err = stderr.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+}
+
+/// Waits until something accepts TCP connections on a loopback port.
+public func waitForPort(_ port: Int, host: String = "127.0.0.1", timeout: Duration = .seconds(10)) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if canConnect(host: host, port: port) { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    throw TestSupportError("nothing listens on \(host):\(port) after \(timeout)")
+}
+
+public func canConnect(host: String, port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    inet_pton(AF_INET, host, &address.sin_addr)
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+}
+
+/// A loopback port that was free a moment ago (bind to 0, read it back, close).
+public func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestSupportError("socket() failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = 0
+    inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+            bind(fd, socketAddress, length) == 0 && getsockname(fd, socketAddress, &length) == 0
+        }
+    }
+    guard bound else { throw TestSupportError("bind() failed") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+public struct TestSupportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Paths inside the repository, found from this source file's location.
+public enum RepositoryPaths {
+    public static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() } // Tests/TestSupport/File.swift
+        return url.path
+    }()
+
+    public static func path(_ relative: String) -> String { root + "/" + relative }
+
+    /// The built `hubmeter` binary (`swift test` builds it with the tests), or $HUBMETER_BIN.
+    public static var hubmeterBinary: String {
+        if let override = ProcessInfo.processInfo.environment["HUBMETER_BIN"] { return override }
+        let candidates = [".build/debug/hubmeter", ".build/x86_64-unknown-linux-gnu/debug/hubmeter", ".build/aarch64-unknown-linux-gnu/debug/hubmeter"]
+        return candidates.map(path).first { FileManager.default.isExecutableFile(atPath: $0) } ?? path(candidates[0])
+    }
+
+    /// Debian's python3, which has python3-pymodbus (a pyenv python on the PATH may not).
+    public static let systemPython = "/usr/bin/python3"
+
+    public static func makeTemporaryDirectory(_ prefix: String = "hubmeter-test") throws -> String {
+        let path = NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+}
