@@ -12,17 +12,23 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "hubmeter", targets: ["hubmeter"]),
+        .library(name: "HubDomain", targets: ["HubDomain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        // Tests only: property-based checks over random hubs.
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
     ],
     targets: [
         // C libraries, found through pkg-config; Debian packages named for `swift build` hints.
         .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
 
+
+        // Pure domain: energy balance, allocation, settlement, KPIs. No I/O, no Foundation; time is passed in.
+        .target(name: "HubDomain"),
 
         // Typed reading of YAML with key paths and line numbers in every error.
         .target(name: "ConfigReading", dependencies: ["HubSupport", .product(name: "Yams", package: "Yams")]),
@@ -39,13 +45,17 @@ let package = Package(
         .target(
             name: "HubmeterCommands",
             dependencies: [
-                "HubConfiguration", "HubSupport", "ModbusIO", "MQTTIO",
+                "HubConfiguration", "HubSupport", "ModbusIO", "MQTTIO", "HubDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(name: "hubmeter", dependencies: ["HubmeterCommands"]),
 
+        .testTarget(
+            name: "HubDomainTests",
+            dependencies: ["HubDomain", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
         .testTarget(
             name: "ConfigurationTests",
             dependencies: ["HubConfiguration", "ConfigReading", "HubmeterCommands", "TestSupport"],

@@ -75,6 +75,13 @@ public struct ModbusServerRequest: Sendable, Equatable {
     public let address: Int
     public let count: Int
 
+    public init(unit: Int, function: UInt8, address: Int, count: Int) {
+        self.unit = unit
+        self.function = function
+        self.address = address
+        self.count = count
+    }
+
     public var isWrite: Bool { [5, 6, 15, 16, 22, 23].contains(function) }
 }
 

@@ -14,12 +14,18 @@ public final class ChildProcess: @unchecked Sendable {
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         process.standardOutput = outputPipe
         process.standardError = outputPipe
-        outputPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
-            self.lock.withLock { self.collected.append(data) }
-        }
         try process.run()
+        // A plain thread with blocking reads: readabilityHandler proved unreliable on Linux.
+        let reader = outputPipe.fileHandleForReading
+        let thread = Thread { [weak self] in
+            while true {
+                let data = reader.availableData
+                if data.isEmpty { return }
+                guard let self else { return }
+                self.lock.withLock { self.collected.append(data) }
+            }
+        }
+        thread.start()
     }
 
     /// Everything the process printed so far (stdout and stderr together).
@@ -29,13 +35,19 @@ public final class ChildProcess: @unchecked Sendable {
 
     public var isRunning: Bool { process.isRunning }
 
-    /// Sends a signal (SIGTERM by default) and waits for the process to end.
-    public func stop(signal: Int32 = SIGTERM) {
-        if process.isRunning {
-            kill(process.processIdentifier, signal)
-            process.waitUntilExit()
+    /// Sends a signal (SIGTERM by default) and waits for the process to end; SIGKILL after `grace`.
+    ///
+    /// Children spawned from a test thread can inherit a signal mask that blocks SIGTERM,
+    /// so a stubborn child is killed rather than waited for forever.
+    public func stop(signal: Int32 = SIGTERM, grace: Duration = .seconds(3)) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, signal)
+        let deadline = ContinuousClock.now + grace
+        while process.isRunning && ContinuousClock.now < deadline {
+            usleep(10_000)
         }
-        outputPipe.fileHandleForReading.readabilityHandler = nil
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
     }
 
     deinit { stop(signal: SIGKILL) }
