@@ -81,12 +81,8 @@ public final class MQTTClient: Sendable {
         self.box = box
         self.options = options
         self.events = stream
-        do {
-            try configure()
-        } catch {
-            box.release()
-            throw error
-        }
+        // On failure deinit runs (every stored property is set) and releases `box`.
+        try configure()
     }
 
     deinit {

@@ -16,13 +16,16 @@ public final class ChildProcess: @unchecked Sendable {
         process.standardError = outputPipe
         try process.run()
         // A plain thread with blocking reads: readabilityHandler proved unreliable on Linux.
-        let reader = outputPipe.fileHandleForReading
+        // FileHandle.availableData traps on EINTR, so read the descriptor directly.
+        let descriptor = outputPipe.fileHandleForReading.fileDescriptor
         let thread = Thread { [weak self] in
+            var buffer = [UInt8](repeating: 0, count: 4096)
             while true {
-                let data = reader.availableData
-                if data.isEmpty { return }
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                if count <= 0 { return }
                 guard let self else { return }
-                self.lock.withLock { self.collected.append(data) }
+                self.lock.withLock { self.collected.append(contentsOf: buffer[0..<count]) }
             }
         }
         thread.start()
@@ -55,18 +58,24 @@ public final class ChildProcess: @unchecked Sendable {
 
 /// Runs a command to completion and returns its exit status and output.
 public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    // Output goes to files: no pipe can fill up, and no read can be interrupted.
+    let directory = try RepositoryPaths.makeTemporaryDirectory("run")
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let stdoutPath = directory + "/stdout", stderrPath = directory + "/stderr"
+    FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+    FileManager.default.createFile(atPath: stderrPath, contents: nil)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if let environment { process.environment = environment }
-    let stdout = Pipe(), stderr = Pipe()
-    process.standardOutput = stdout
-    process.standardError = stderr
+    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
+    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+    process.standardInput = FileHandle.nullDevice
     try process.run()
-    let out = stdout.fileHandleForReading.readDataToEndOfFile()
-    let err = stderr.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    let out = (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? ""
+    let err = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+    return (process.terminationStatus, out, err)
 }
 
 /// Waits until something accepts TCP connections on a loopback port.

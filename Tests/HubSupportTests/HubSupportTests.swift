@@ -1,0 +1,150 @@
+import Foundation
+import HubSupport
+import Logging
+import Synchronization
+import Testing
+
+@Suite struct LogHandlerTests {
+    /// Collects log lines in memory instead of bootstrapping the process-wide logging system.
+    final class Lines: Sendable {
+        private let storage = Mutex<[String]>([])
+        func append(_ line: String) { storage.withLock { $0.append(line) } }
+        func withLock<R>(_ body: ([String]) -> R) -> R { storage.withLock { body($0) } }
+    }
+
+    static func logger(_ format: HubLogHandler.Format, level: Logger.Level = .info) -> (Logger, Lines) {
+        let lines = Lines()
+        let sink = LogSink { line in lines.append(line) }
+        let clock: @Sendable () -> UTCTimestamp = { UTCTimestamp(millisecondsSinceEpoch: 1_796_000_000_123) }
+        let logger = Logger(label: "agent") { label in
+            HubLogHandler(label: label, level: level, format: format, sink: sink, clock: clock)
+        }
+        return (logger, lines)
+    }
+
+    @Test func plainLinesCarryTimeLevelLabelAndSortedMetadata() {
+        let (logger, lines) = Self.logger(.plain)
+        logger.info("device online", metadata: ["unit": "3", "device": "hub-battery"])
+        #expect(lines.withLock { $0 } == ["2026-11-30T00:53:20.123Z info [agent] device online device=hub-battery unit=3"])
+    }
+
+    @Test func journaldLinesCarryThePriorityPrefixAndNoTimestamp() {
+        let (logger, lines) = Self.logger(.journald, level: .debug)
+        logger.error("broker refused the connection", metadata: ["reason": "bad user name or password"])
+        logger.debug("cycle")
+        logger.warning("slow")
+        #expect(lines.withLock { $0 } == [
+            "<3>[agent] broker refused the connection reason=\"bad user name or password\"",
+            "<7>[agent] cycle",
+            "<4>[agent] slow",
+        ])
+    }
+
+    @Test func levelFiltersAndMultiLineMessagesStayOneLine() {
+        let (logger, lines) = Self.logger(.plain, level: .warning)
+        logger.info("dropped")
+        logger.warning("two\nlines")
+        #expect(lines.withLock { $0 } == ["2026-11-30T00:53:20.123Z warning [agent] two lines"])
+    }
+
+    @Test func secretsInMetadataAreRedacted() {
+        let (logger, lines) = Self.logger(.plain)
+        let secret = Secret("hunter2", origin: "/etc/hubmeter/mqtt.password")
+        logger.info("connecting", metadata: ["password": "\(secret)"])
+        let line = lines.withLock { $0 }.first ?? ""
+        #expect(!line.contains("hunter2"))
+        #expect(line.hasSuffix("password=\"<secret from /etc/hubmeter/mqtt.password>\""))
+    }
+
+    @Test func formatIsDetectedFromJournalStream() {
+        #expect(HubLogHandler.Format.detect(environment: ["JOURNAL_STREAM": "8:12345"]) == .journald)
+        #expect(HubLogHandler.Format.detect(environment: [:]) == .plain)
+    }
+}
+
+@Suite struct UTCTimestampTests {
+    @Test(arguments: [
+        ("1970-01-01T00:00:00.000Z", Int64(0)),
+        ("2026-11-29T03:42:37.123Z", Int64(1_795_923_757_123)),
+        ("2024-02-29T23:59:59.999Z", Int64(1_709_251_199_999)),
+        ("1969-12-31T23:59:59.999Z", Int64(-1)),
+    ])
+    func formatsAndParsesRoundTrip(text: String, milliseconds: Int64) {
+        #expect(UTCTimestamp(millisecondsSinceEpoch: milliseconds).iso8601 == text)
+        #expect(UTCTimestamp.parse(iso8601: text)?.millisecondsSinceEpoch == milliseconds)
+    }
+
+    @Test func parsesOffsetsAndFractions() {
+        #expect(UTCTimestamp.parse(iso8601: "2026-01-01T01:00:00+01:00")?.iso8601 == "2026-01-01T00:00:00.000Z")
+        #expect(UTCTimestamp.parse(iso8601: "2026-01-01T00:00:00.5Z")?.millisecondsSinceEpoch == 1_767_225_600_500)
+        #expect(UTCTimestamp.parse(iso8601: "2026-01-01T00:00:00.123456Z")?.millisecondsSinceEpoch == 1_767_225_600_123)
+    }
+
+    @Test(arguments: ["2026-02-30T00:00:00Z", "2026-01-01", "2026-01-01T00:00:00", "2026-13-01T00:00:00Z", "garbage", "2026-01-01T24:00:00Z"])
+    func rejectsMalformedText(_ text: String) {
+        #expect(UTCTimestamp.parse(iso8601: text) == nil)
+    }
+
+    @Test func nowIsCloseToFoundationsClock() {
+        let ours = UTCTimestamp.now().millisecondsSinceEpoch
+        let foundation = Int64(Date().timeIntervalSince1970 * 1000)
+        #expect(abs(ours - foundation) < 1000)
+    }
+}
+
+@Suite struct SystemdNotifierTests {
+    /// Binds a datagram socket like systemd's notify socket and returns what arrives.
+    final class FakeNotifySocket {
+        let fd: Int32
+        let path: String
+
+        init(abstract: Bool) throws {
+            fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+            let name = "hubmeter-notify-\(UUID().uuidString.prefix(8))"
+            path = abstract ? "@\(name)" : NSTemporaryDirectory() + name
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            var bytes = Array(path.utf8)
+            if abstract { bytes[0] = 0 }
+            withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+            let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (abstract ? 0 : 1))
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+            }
+            guard bound == 0 else { throw CocoaError(.fileWriteUnknown) }
+            var timeout = timeval(tv_sec: 2, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        }
+
+        func receive() -> String? {
+            var buffer = [UInt8](repeating: 0, count: 512)
+            let count = recv(fd, &buffer, buffer.count, 0)
+            return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : nil
+        }
+
+        deinit {
+            close(fd)
+            if !path.hasPrefix("@") { unlink(path) }
+        }
+    }
+
+    @Test(arguments: [false, true]) func sendsStateDatagrams(abstract: Bool) throws {
+        let socket = try FakeNotifySocket(abstract: abstract)
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "20000000"])
+        #expect(notifier.isActive)
+        #expect(notifier.watchdogInterval == .seconds(10))
+        notifier.ready(status: "polling 6 devices")
+        #expect(socket.receive() == "READY=1\nSTATUS=polling 6 devices")
+        notifier.watchdog()
+        #expect(socket.receive() == "WATCHDOG=1")
+        notifier.stopping()
+        #expect(socket.receive() == "STOPPING=1")
+    }
+
+    @Test func withoutSystemdEverythingIsANoOp() {
+        let notifier = SystemdNotifier(environment: [:])
+        #expect(!notifier.isActive)
+        #expect(notifier.watchdogInterval == nil)
+        #expect(notifier.send("READY=1") == false)
+    }
+}
