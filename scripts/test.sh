@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Sets up and runs every test: installs missing packages, builds, runs `swift test`.
+# The tests start their own mosquitto brokers, Modbus servers and pymodbus peers on free
+# loopback ports, so nothing needs to be running beforehand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh --test
+swift build --build-tests
+swift test --skip-build "$@"
