@@ -134,21 +134,28 @@ import TestSupport
     }
 
     @Test func aSlowConnectionDoesNotDelayAnother() async throws {
-        let slowServer = try Self.makeServer(policy: { _ in .delay(.milliseconds(800)) })
+        // The slow device holds its reply until the fast reads are done (or 10 s pass). If the
+        // fast connection waited for the slow one, "slow" would finish first.
+        let release = DispatchSemaphore(value: 0)
+        let slowServer = try Self.makeServer(policy: { _ in
+            _ = release.wait(timeout: .now() + 10)
+            return .reply
+        })
         let fastServer = try Self.makeServer()
-        defer { slowServer.stop(); fastServer.stop() }
-        let slow = try ModbusConnection(endpoint: .tcp(host: "127.0.0.1", port: slowServer.port), responseTimeout: .seconds(2))
+        defer { release.signal(); slowServer.stop(); fastServer.stop() }
+        let slow = try ModbusConnection(endpoint: .tcp(host: "127.0.0.1", port: slowServer.port), responseTimeout: .seconds(15))
         let fast = try ModbusConnection(endpoint: .tcp(host: "127.0.0.1", port: fastServer.port))
         let order = Mutex<[String]>([])
         async let slowRead: Void = {
             _ = try await slow.readRegisters(.holding, address: 40000, count: 1, unit: 1)
             order.withLock { $0.append("slow") }
         }()
-        try await Task.sleep(for: .milliseconds(100)) // the slow transaction is now in flight
+        while slowServer.requestCount == 0 { try await Task.sleep(for: .milliseconds(5)) }
         for _ in 0..<5 {
             _ = try await fast.readRegisters(.holding, address: 40000, count: 1, unit: 1)
         }
         order.withLock { $0.append("fast") }
+        release.signal()
         try await slowRead
         #expect(order.withLock { $0 } == ["fast", "slow"])
     }

@@ -30,7 +30,7 @@ import TestSupport
         let port = try freePort()
         let peer = try await Self.startPeerServer(extraArguments: ["server-tcp", "--port", String(port)])
         defer { peer.stop() }
-        let connection = try ModbusConnection(endpoint: .tcp(host: "127.0.0.1", port: port), responseTimeout: .milliseconds(500))
+        let connection = try ModbusConnection(endpoint: .tcp(host: "127.0.0.1", port: port), responseTimeout: .seconds(2))
         #expect(try await connection.readRegisters(.holding, address: 40000, count: 6, unit: 1) == [21365, 28243, 1, 66, 65535, 32768])
         #expect(try await connection.readRegisters(.input, address: 0, count: 3, unit: 1) == [7, 8, 9])
         #expect(try await connection.readRegisters(.holding, address: 100, count: 2, unit: 3) == [300, 301])
@@ -78,7 +78,7 @@ import TestSupport
         let peer = try await Self.startPeerServer(extraArguments: ["server-rtu", "--device", peerEnd, "--baud", "19200"])
         defer { peer.stop() }
 
-        let bus = try ModbusConnection(endpoint: .rtu(.init(device: ourEnd, baud: 19200)), responseTimeout: .milliseconds(500))
+        let bus = try ModbusConnection(endpoint: .rtu(.init(device: ourEnd, baud: 19200)), responseTimeout: .seconds(2))
         #expect(try await bus.readRegisters(.holding, address: 40000, count: 4, unit: 1) == [21365, 28243, 1, 66])
         #expect(try await bus.readRegisters(.holding, address: 100, count: 2, unit: 3) == [300, 301])
         // No device 9 on this bus: it times out and the bus keeps working for its neighbours.
