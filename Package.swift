@@ -18,6 +18,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         // Tests only: property-based checks over random hubs.
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
     ],
@@ -25,6 +29,8 @@ let package = Package(
         // C libraries, found through pkg-config; Debian packages named for `swift build` hints.
         .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        // SHA-256 for the interval hash chain and token hashes, from the OpenSSL that libmosquitto links anyway.
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
 
         // Pure domain: energy balance, allocation, settlement, KPIs. No I/O, no Foundation; time is passed in.
@@ -35,17 +41,30 @@ let package = Package(
         // The agent's and the aggregator's configuration files.
         .target(name: "HubConfiguration", dependencies: ["ConfigReading"]),
         // Logging, exit codes, error conventions, systemd notification.
-        .target(name: "HubSupport", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(name: "HubSupport", dependencies: ["CCrypto", .product(name: "Logging", package: "swift-log")]),
 
         // Adapters around the C libraries.
         .target(name: "ModbusIO", dependencies: ["CModbus", "HubSupport"]),
         .target(name: "MQTTIO", dependencies: ["CMosquitto", "HubSupport"]),
 
+        // The hub agent: topic contract, hash chain, durable outbox, publisher, daemon services.
+        .target(
+            name: "HubAgent",
+            dependencies: [
+                "HubDomain", "HubConfiguration", "HubSupport", "MQTTIO", "ModbusIO", "CCrypto",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+
         // Subcommands; the executable only calls into this.
         .target(
             name: "HubmeterCommands",
             dependencies: [
-                "HubConfiguration", "HubSupport", "ModbusIO", "MQTTIO", "HubDomain",
+                "HubConfiguration", "HubSupport", "ModbusIO", "MQTTIO", "HubDomain", "HubAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -64,6 +83,7 @@ let package = Package(
         // Real helpers for tests: a mosquitto broker, peer processes, free ports. Not shipped.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ModbusIOTests", dependencies: ["ModbusIO", "HubSupport", "TestSupport"]),
+        .testTarget(name: "HubAgentTests", dependencies: ["HubAgent", "HubDomain", "MQTTIO", "HubSupport", "TestSupport"]),
         .testTarget(name: "MQTTIOTests", dependencies: ["MQTTIO", "HubSupport", "TestSupport"]),
         .testTarget(name: "HubSupportTests", dependencies: ["HubSupport", .product(name: "Logging", package: "swift-log")]),
     ],
