@@ -121,10 +121,17 @@ public final class MQTTClient: Sendable {
         let delayMax = UInt32(max(Int64(delay), options.reconnectDelayMax.components.seconds))
         try MQTTError.check(mosquitto_reconnect_delay_set(mosq, delay, delayMax, true), "set reconnect delay")
 
-        mosquitto_connect_v5_callback_set(mosq) { _, object, reason, flags, _ in
+        mosquitto_connect_v5_callback_set(mosq) { mosq, object, reason, flags, _ in
             guard let box = CallbackBox.from(object) else { return }
             if reason == 0 {
-                box.continuation.yield(.connected(sessionPresent: flags & 1 != 0))
+                let sessionPresent = flags & 1 != 0
+                // Without a stored session the broker forgot our subscriptions: restore them.
+                if !sessionPresent {
+                    for (pattern, qos) in box.subscriptions.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+                        mosquitto_subscribe_v5(mosq, nil, pattern, Int32(qos), 0, nil)
+                    }
+                }
+                box.continuation.yield(.connected(sessionPresent: sessionPresent))
             } else {
                 box.continuation.yield(.connectionRefused(reason: reason, text: MQTTError.reasonText(reason)))
             }
@@ -185,8 +192,10 @@ public final class MQTTClient: Sendable {
         return messageID
     }
 
+    /// Subscribes now and again after every reconnect that has no stored session.
     @discardableResult
     public func subscribe(_ pattern: String, qos: Int) throws(MQTTError) -> Int32 {
+        box.takeUnretainedValue().subscriptions.withLock { $0[pattern] = qos }
         var messageID: Int32 = 0
         try MQTTError.check(mosquitto_subscribe_v5(mosq, &messageID, pattern, Int32(qos), 0, nil), "subscribe to \(pattern)")
         return messageID
@@ -240,6 +249,8 @@ private final class Handle: Sendable {
 /// What the C callbacks reach through the user-data pointer.
 private final class CallbackBox: Sendable {
     let continuation: AsyncStream<MQTTClient.Event>.Continuation
+    /// Pattern → QoS, restored on reconnects without a session.
+    let subscriptions = Mutex<[String: Int]>([:])
 
     init(continuation: AsyncStream<MQTTClient.Event>.Continuation) {
         self.continuation = continuation

@@ -150,6 +150,45 @@ import TestSupport
         #expect(will.text == "{\"state\":\"offline\"}")
     }
 
+    @Test func subscriptionsAreRestoredAfterABrokerRestartWithoutSession() async throws {
+        let broker = try await MosquittoBroker()
+        defer { broker.stop() }
+        var options = MQTTClient.Options(clientID: "test-resubscribe")
+        options.reconnectDelayMax = .seconds(1)
+        let subscriber = try MQTTClient(options: options)
+        defer { subscriber.stop() }
+        var events = subscriber.events.makeAsyncIterator()
+        try subscriber.start(host: "127.0.0.1", port: broker.port)
+        _ = try await EventWaiter.first(&events) { event -> Bool? in
+            if case .connected = event { return true }
+            return nil
+        }
+        try subscriber.subscribe("restore/#", qos: 1)
+        _ = try await EventWaiter.first(&events) { event -> Bool? in
+            if case .subscribed = event { return true }
+            return nil
+        }
+        // The broker forgets everything (no persistence); the client must subscribe again by itself.
+        broker.stop()
+        try await broker.start()
+        _ = try await EventWaiter.first(&events, timeout: .seconds(15)) { event -> Bool? in
+            if case .connected(let sessionPresent) = event { return sessionPresent == false ? true : nil }
+            return nil
+        }
+        _ = try await EventWaiter.first(&events) { event -> Bool? in
+            if case .subscribed = event { return true }
+            return nil
+        }
+        let published = try runCommand("/usr/bin/mosquitto_pub", ["-p", String(broker.port), "-q", "1", "-t", "restore/x", "-m", "again"])
+        #expect(published.status == 0)
+        let message = try await EventWaiter.first(&events) { event -> MQTTMessage? in
+            if case .message(let message) = event { return message }
+            return nil
+        }
+        #expect(message.topic == "restore/x")
+        #expect(message.text == "again")
+    }
+
     @Test func optionsAreValidatedByTheLibrary() throws {
         var options = MQTTClient.Options(clientID: "test-tls")
         options.tls = .init(caFile: "/nonexistent/ca.pem")

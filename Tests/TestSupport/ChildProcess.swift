@@ -1,32 +1,64 @@
 import Foundation
 
-/// A helper process started by a test (a broker, a Modbus peer), killed when the test is done.
+/// A helper process started by a test (a broker, a Modbus peer, the agent), killed when the test is done.
+///
+/// Spawned with posix_spawn and an empty signal mask with default dispositions: a child started
+/// from a test thread would otherwise inherit blocked signals and ignore SIGTERM (then a broker
+/// cannot save its state, a daemon cannot shut down gracefully).
 public final class ChildProcess: @unchecked Sendable {
-    public let process = Process()
-    private let outputPipe = Pipe()
+    public let pid: pid_t
     private let lock = NSLock()
     private var collected = Data()
+    private var exitStatus: Int32?
 
-    public init(executable: String, arguments: [String], environment: [String: String]? = nil, workingDirectory: String? = nil) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
-        process.standardOutput = outputPipe
-        process.standardError = outputPipe
-        try process.run()
-        // A plain thread with blocking reads: readabilityHandler proved unreliable on Linux.
-        // FileHandle.availableData traps on EINTR, so read the descriptor directly.
-        let descriptor = outputPipe.fileHandleForReading.fileDescriptor
+    public init(executable: String, arguments: [String], environment: [String: String]? = nil) throws {
+        var pipeFDs: [Int32] = [0, 0]
+        guard pipe(&pipeFDs) == 0 else { throw TestSupportError("pipe() failed") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], 2)
+        posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
+        posix_spawn_file_actions_addclose(&actions, pipeFDs[1])
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        var allSignals = sigset_t()
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        let environmentStrings = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
+        let envp = environmentStrings.map { strdup($0) } + [nil]
+        defer { envp.forEach { free($0) } }
+        var child: pid_t = 0
+        let result = posix_spawn(&child, executable, &actions, &attributes, argv, envp)
+        close(pipeFDs[1])
+        guard result == 0 else {
+            close(pipeFDs[0])
+            throw TestSupportError("cannot start \(executable): error \(result)")
+        }
+        pid = child
+        // A plain thread with blocking reads (FileHandle.availableData traps on EINTR).
+        let descriptor = pipeFDs[0]
         let thread = Thread { [weak self] in
             var buffer = [UInt8](repeating: 0, count: 4096)
             while true {
                 let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
                 if count < 0 && errno == EINTR { continue }
-                if count <= 0 { return }
-                guard let self else { return }
+                if count <= 0 { break }
+                guard let self else { break }
                 self.lock.withLock { self.collected.append(contentsOf: buffer[0..<count]) }
             }
+            close(descriptor)
         }
         thread.start()
     }
@@ -36,22 +68,44 @@ public final class ChildProcess: @unchecked Sendable {
         lock.withLock { String(decoding: collected, as: UTF8.self) }
     }
 
-    public var isRunning: Bool { process.isRunning }
+    /// Reaps the child if it ended; returns nil while it runs.
+    @discardableResult
+    public func poll() -> Int32? {
+        lock.withLock {
+            if let exitStatus { return exitStatus }
+            var status: Int32 = 0
+            let result = waitpid(pid, &status, WNOHANG)
+            guard result == pid else { return nil }
+            // WIFEXITED / WEXITSTATUS / WTERMSIG written out: the macros do not import.
+            let signal = status & 0x7f
+            exitStatus = signal == 0 ? (status >> 8) & 0xff : 128 + signal
+            return exitStatus
+        }
+    }
 
-    /// Sends a signal (SIGTERM by default) and waits for the process to end; SIGKILL after `grace`.
-    ///
-    /// Children spawned from a test thread can inherit a signal mask that blocks SIGTERM,
-    /// so a stubborn child is killed rather than waited for forever.
-    public func stop(signal: Int32 = SIGTERM, grace: Duration = .seconds(3)) {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, signal)
-        let deadline = ContinuousClock.now + grace
-        while process.isRunning && ContinuousClock.now < deadline {
+    public var isRunning: Bool { poll() == nil }
+
+    /// Exit status (128 + signal when killed by a signal), waiting up to `timeout`.
+    public func waitForExit(timeout: Duration = .seconds(30)) -> Int32? {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let status = poll() { return status }
             usleep(10_000)
         }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        return poll()
     }
+
+    /// Sends a signal (SIGTERM by default) and waits for the process to end; SIGKILL after `grace`.
+    public func stop(signal: Int32 = SIGTERM, grace: Duration = .seconds(5)) {
+        guard isRunning else { return }
+        kill(pid, signal)
+        if waitForExit(timeout: grace) == nil {
+            kill(pid, SIGKILL)
+            _ = waitForExit(timeout: .seconds(5))
+        }
+    }
+
+    public func send(signal: Int32) { kill(pid, signal) }
 
     deinit { stop(signal: SIGKILL) }
 }
