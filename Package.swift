@@ -41,11 +41,21 @@ let package = Package(
         .target(name: "ModbusIO", dependencies: ["CModbus", "HubSupport"]),
         .target(name: "MQTTIO", dependencies: ["CMosquitto", "HubSupport"]),
 
+        // Device knowledge as data: codecs, profiles (YAML), SunSpec model definitions (JSON),
+        // request planning and decoding. Pure: it is handed file contents, never opens anything.
+        .target(name: "DeviceProfiles", dependencies: ["ConfigReading", "HubSupport"]),
+        // Modbus acquisition: bus executors, device pollers, backoff, cadence, SunSpec discovery,
+        // verified writes, metrics.
+        .target(
+            name: "Acquisition",
+            dependencies: ["DeviceProfiles", "ModbusIO", "HubSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+
         // Subcommands; the executable only calls into this.
         .target(
             name: "HubmeterCommands",
             dependencies: [
-                "HubConfiguration", "HubSupport", "ModbusIO", "MQTTIO", "HubDomain",
+                "HubConfiguration", "HubSupport", "ModbusIO", "MQTTIO", "HubDomain", "DeviceProfiles", "Acquisition",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -64,6 +74,11 @@ let package = Package(
         // Real helpers for tests: a mosquitto broker, peer processes, free ports. Not shipped.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ModbusIOTests", dependencies: ["ModbusIO", "HubSupport", "TestSupport"]),
+        .testTarget(name: "DeviceProfilesTests", dependencies: ["DeviceProfiles", "ConfigReading", "TestSupport"]),
+        .testTarget(
+            name: "AcquisitionTests",
+            dependencies: ["Acquisition", "DeviceProfiles", "ModbusIO", "TestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "MQTTIOTests", dependencies: ["MQTTIO", "HubSupport", "TestSupport"]),
         .testTarget(name: "HubSupportTests", dependencies: ["HubSupport", .product(name: "Logging", package: "swift-log")]),
     ],
