@@ -48,7 +48,7 @@ let package = Package(
         // verified writes, metrics.
         .target(
             name: "Acquisition",
-            dependencies: ["DeviceProfiles", "ModbusIO", "HubSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["DeviceProfiles", "ModbusIO", "HubSupport", "HubDomain", .product(name: "Logging", package: "swift-log")]
         ),
 
         // Subcommands; the executable only calls into this.

@@ -31,6 +31,8 @@ public struct ProfileDecoder: Sendable {
     /// The register image of the last read cycle, `imageSize` of the largest plan.
     public private(set) var image: [UInt16]
     private let scaleFactorSlot: [Int]
+    /// For computed points, the slots of their terms.
+    private let sumTerms: [[Int]]
     private var accumulators: [AccumulatorState]
 
     struct AccumulatorState: Sendable {
@@ -49,6 +51,7 @@ public struct ProfileDecoder: Sendable {
             point.scaleFactorPoint.map { profile.pointIndex(named: $0) ?? -2 } ?? -1
         }
         accumulators = Array(repeating: AccumulatorState(), count: profile.points.count)
+        sumTerms = profile.points.map { point in point.sumOf.compactMap { profile.pointIndex(named: $0) } }
     }
 
     /// Copies one request's registers into the image (`registers` must hold the request's count).
@@ -79,6 +82,20 @@ public struct ProfileDecoder: Sendable {
             for planned in plan.points where succeeded[planned.request] {
                 decodePoint(planned.point, at: planned.imageOffset, in: registers)
             }
+        }
+        for index in plan.computed {
+            var total = 0.0
+            var status = DecodedValue.Status.good
+            for term in sumTerms[index] {
+                let value = values[term]
+                if value.status != .good {
+                    status = value.status == .good ? .good : value.status
+                    break
+                }
+                total += value.value
+            }
+            let point = profile.points[index]
+            values[index] = status == .good ? DecodedValue(value: point.invert ? -total : total, status: .good) : DecodedValue(value: .nan, status: status)
         }
     }
 

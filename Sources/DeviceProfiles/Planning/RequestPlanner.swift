@@ -32,6 +32,8 @@ public struct ReadPlan: Sendable, Hashable {
     public var imageSize: Int
     /// In decoding order: scale-factor points first, so that the points using them find them.
     public var points: [PlannedPoint]
+    /// Computed points (sums), evaluated after all register points.
+    public var computed: [Int] = []
 
     public var registerCount: Int { requests.reduce(0) { $0 + $1.count } }
 }
@@ -66,7 +68,15 @@ public enum RequestPlanner {
     public static func plan(_ profile: DeviceProfile, points wanted: [Int], limits: PlanningLimits) -> ReadPlan {
         let points = profile.points
         var selected = Set(wanted)
-        for index in wanted {
+        var computed: [Int] = []
+        for index in wanted where points[index].isComputed {
+            selected.remove(index)
+            computed.append(index)
+            for term in points[index].sumOf {
+                if let source = profile.pointIndex(named: term) { selected.insert(source) }
+            }
+        }
+        for index in selected {
             if let reference = points[index].scaleFactorPoint, let factor = profile.pointIndex(named: reference) {
                 selected.insert(factor)
             }
@@ -120,7 +130,7 @@ public enum RequestPlanner {
             let aFactor = factorNames.contains(points[a.point].name), bFactor = factorNames.contains(points[b.point].name)
             return aFactor != bFactor ? aFactor : a.point < b.point
         }
-        return ReadPlan(requests: requests, imageOffsets: imageOffsets, imageSize: size, points: planned)
+        return ReadPlan(requests: requests, imageOffsets: imageOffsets, imageSize: size, points: planned, computed: computed.sorted())
     }
 
     /// The indices of the points read in a cycle that includes the given cadences.

@@ -26,11 +26,15 @@ public struct PointDefinition: Sendable, Hashable {
     /// A counter that wraps around at 2^(16 × registers); the decoder carries it across the wrap.
     public var accumulator: Bool
     public var writable: Bool
+    /// A computed point: the sum of these points (Victron reports grid power per phase only).
+    /// Computed points occupy no registers; the sum is missing if any term is.
+    public var sumOf: [String]
 
     public init(name: String, table: RegisterTable, address: Int, type: PointDataType, registerCount: Int? = nil,
                 byteOrder: ByteOrder = .big, wordOrder: WordOrder = .big, scale: Double = 1, scaleFactorPoint: String? = nil,
                 offset: Double = 0, invert: Bool = false, unit: String? = nil, notImplemented: [UInt64] = [],
-                cadence: PointCadence = .fast, canonical: CanonicalQuantity? = nil, accumulator: Bool = false, writable: Bool = false) {
+                cadence: PointCadence = .fast, canonical: CanonicalQuantity? = nil, accumulator: Bool = false, writable: Bool = false,
+                sumOf: [String] = []) {
         self.name = name
         self.table = table
         self.address = address
@@ -48,7 +52,10 @@ public struct PointDefinition: Sendable, Hashable {
         self.canonical = canonical
         self.accumulator = accumulator
         self.writable = writable
+        self.sumOf = sumOf
     }
+
+    public var isComputed: Bool { !sumOf.isEmpty }
 
     /// The registers (or bits) this point occupies.
     public var addresses: Range<Int> { address..<(address + registerCount) }

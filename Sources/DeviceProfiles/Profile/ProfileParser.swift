@@ -8,7 +8,7 @@ public enum ProfileParser {
                              "single_client", "minimum_timeout"]
     static let defaultKeys = ["table", "type", "byte_order", "word_order", "cadence"]
     static let pointKeys = ["name", "table", "address", "type", "length", "byte_order", "word_order", "scale", "scale_factor",
-                            "offset", "invert", "unit", "not_implemented", "cadence", "canonical", "accumulator", "writable"]
+                            "offset", "invert", "unit", "not_implemented", "cadence", "canonical", "accumulator", "writable", "sum"]
 
     /// Parses one profile; `id` is the file name without `.yaml`, `file` names it in errors.
     public static func parse(_ text: String, file: String, id: String) throws(ConfigError) -> DeviceProfile {
@@ -73,6 +73,9 @@ public enum ProfileParser {
     static func readPoint(_ node: ConfigNode, defaults: PointDefaults) throws(ConfigError) -> PointDefinition {
         let map = try node.mapping(keys: pointKeys)
         let name = try map.value("name", expecting: "the point's name") { node throws(ConfigError) in try pointName(node) }
+        if let sumNode = map.optional("sum") {
+            return try readComputedPoint(map, name: name, sumNode: sumNode, defaults: defaults)
+        }
         let table: RegisterTable
         if let tableNode = map.optional("table") {
             table = try tableNode.choice(RegisterTable.self)
@@ -148,6 +151,30 @@ public enum ProfileParser {
             writable: writable)
     }
 
+    /// `{ name: grid_power, sum: [l1, l2, l3], unit: W, canonical: grid_power }`: no registers of its own.
+    static func readComputedPoint(_ map: ConfigMapping, name: String, sumNode: ConfigNode, defaults: PointDefaults) throws(ConfigError) -> PointDefinition {
+        for key in ["table", "address", "type", "length", "byte_order", "word_order", "scale", "scale_factor", "offset",
+                    "not_implemented", "accumulator", "writable"] {
+            if let stray = map.optional(key) {
+                throw stray.error(.inconsistent, "'\(key)' does not apply to a computed point (one with sum)")
+            }
+        }
+        let terms = try sumNode.sequence().map { node throws(ConfigError) in try pointName(node) }
+        guard terms.count >= 2 else { throw sumNode.error(.invalidValue, "expected a list of at least two point names to add up") }
+        let canonical = try map.optional("canonical").map { node throws(ConfigError) in try node.choice(CanonicalQuantity.self) }
+        let unit = try map.optional("unit").map { node throws(ConfigError) in try node.string() }
+        if let canonical, unit != canonical.unit {
+            let node = map.optional("unit") ?? map.optional("canonical")!
+            throw node.error(.inconsistent, "canonical \(canonical.rawValue) must be delivered in \(canonical.unit) (use scale to convert); found \(unit.map { "'\($0)'" } ?? "no unit")")
+        }
+        return PointDefinition(
+            name: name, table: .holding, address: 0, type: .float64, registerCount: 0,
+            invert: try map.value("invert", default: false) { node throws(ConfigError) in try node.bool() },
+            unit: unit,
+            cadence: try map.value("cadence", default: defaults.cadence) { node throws(ConfigError) in try node.choice(PointCadence.self) },
+            canonical: canonical, sumOf: terms)
+    }
+
     static func pointName(_ node: ConfigNode) throws(ConfigError) -> String {
         let text = try node.string()
         let valid = text.utf8.count <= 64 && text.utf8.allSatisfy { byte in
@@ -190,6 +217,17 @@ public enum ProfileParser {
                     throw try map.required("canonical", expecting: "").error(.duplicateIdentifier, "\(quantity.rawValue) is already delivered by point '\(points[first].name)'")
                 }
                 canonical[quantity] = index
+            }
+        }
+        for (index, point) in points.enumerated() where point.isComputed {
+            let sumNode = try nodes[index].mapping(keys: pointKeys).required("sum", expecting: "")
+            for (termIndex, term) in point.sumOf.enumerated() {
+                guard let target = points.firstIndex(where: { $0.name == term }), !points[target].isComputed, points[target].type != .string else {
+                    throw try sumNode.sequence()[termIndex].error(.unknownReference, "no numeric point named '\(term)' to add; expected names of register points of this profile")
+                }
+                if points[target].cadence != point.cadence {
+                    throw try sumNode.sequence()[termIndex].error(.inconsistent, "'\(term)' is read \(points[target].cadence.rawValue), the sum \(point.cadence.rawValue); terms must share the sum's cadence")
+                }
             }
         }
         for (index, point) in points.enumerated() {
