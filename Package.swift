@@ -48,7 +48,7 @@ let package = Package(
         // verified writes, metrics.
         .target(
             name: "Acquisition",
-            dependencies: ["DeviceProfiles", "ModbusIO", "HubSupport", "HubDomain", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["DeviceProfiles", "ConfigReading", "ModbusIO", "HubSupport", "HubDomain", .product(name: "Logging", package: "swift-log")]
         ),
 
         // Subcommands; the executable only calls into this.
@@ -74,10 +74,11 @@ let package = Package(
         // Real helpers for tests: a mosquitto broker, peer processes, free ports. Not shipped.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ModbusIOTests", dependencies: ["ModbusIO", "HubSupport", "TestSupport"]),
-        .testTarget(name: "DeviceProfilesTests", dependencies: ["DeviceProfiles", "ConfigReading", "TestSupport"]),
+        .testTarget(name: "DeviceProfilesTests", dependencies: ["DeviceProfiles", "ConfigReading", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "AcquisitionTests",
-            dependencies: ["Acquisition", "DeviceProfiles", "ModbusIO", "TestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Acquisition", "DeviceProfiles", "ModbusIO", "HubDomain", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Fixtures"]
         ),
         .testTarget(name: "MQTTIOTests", dependencies: ["MQTTIO", "HubSupport", "TestSupport"]),
         .testTarget(name: "HubSupportTests", dependencies: ["HubSupport", .product(name: "Logging", package: "swift-log")]),

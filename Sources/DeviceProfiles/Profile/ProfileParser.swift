@@ -189,6 +189,14 @@ public enum ProfileParser {
     /// A sentinel as written (`0x8000`, `-32768`, `nan`), as the raw bit pattern of `type`.
     static func sentinel(_ node: ConfigNode, type: PointDataType) throws(ConfigError) -> UInt64 {
         let bitCount = 16 * type.registerCount(stringLength: 1)
+        // 64-bit patterns such as 0xFFFFFFFFFFFFFFFF do not fit Int: read them as unsigned.
+        let written = try node.string()
+        if written.hasPrefix("0x") || written.hasPrefix("0X"), let pattern = UInt64(written.dropFirst(2).filter { $0 != "_" }, radix: 16) {
+            guard bitCount == 64 || pattern < (1 << UInt64(bitCount)) else {
+                throw node.error(.outOfRange, "\(pattern) does not fit the \(bitCount) bits of \(type.rawValue)")
+            }
+            return pattern
+        }
         let value = try node.int()
         if value < 0 {
             guard type.isSigned, value >= -(1 << (bitCount - 1)) || bitCount == 64 else {

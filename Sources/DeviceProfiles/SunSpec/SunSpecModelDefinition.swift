@@ -47,6 +47,12 @@ public struct SunSpecModelDefinition: Sendable, Hashable {
 public struct SunSpecDefinitionError: Error, CustomStringConvertible, Sendable, Equatable {
     public let file: String
     public let problem: String
+
+    public init(file: String, problem: String) {
+        self.file = file
+        self.problem = problem
+    }
+
     public var description: String { "\(file): \(problem)" }
     public var code: String { "sunspec.definition" }
 }
