@@ -47,11 +47,20 @@ let package = Package(
         .target(name: "ModbusIO", dependencies: ["CModbus", "HubSupport"]),
         .target(name: "MQTTIO", dependencies: ["CMosquitto", "HubSupport"]),
 
+        // Device knowledge as data: codecs, profiles (YAML), SunSpec model definitions (JSON),
+        // request planning and decoding. Pure: it is handed file contents, never opens anything.
+        .target(name: "DeviceProfiles", dependencies: ["ConfigReading", "HubSupport"]),
+        // Modbus acquisition: bus executors, device pollers, backoff, cadence, SunSpec discovery,
+        // verified writes, metrics.
+        .target(
+            name: "Acquisition",
+            dependencies: ["DeviceProfiles", "ConfigReading", "ModbusIO", "HubSupport", "HubDomain", .product(name: "Logging", package: "swift-log")]
+        ),
         // The hub agent: topic contract, hash chain, durable outbox, publisher, daemon services.
         .target(
             name: "HubAgent",
             dependencies: [
-                "HubDomain", "HubConfiguration", "HubSupport", "MQTTIO", "ModbusIO", "CCrypto",
+                "HubDomain", "HubConfiguration", "HubSupport", "MQTTIO", "ModbusIO", "CCrypto", "Acquisition", "DeviceProfiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -64,7 +73,7 @@ let package = Package(
         .target(
             name: "HubmeterCommands",
             dependencies: [
-                "HubConfiguration", "HubSupport", "ModbusIO", "MQTTIO", "HubDomain", "HubAgent",
+                "HubConfiguration", "HubSupport", "ModbusIO", "MQTTIO", "HubDomain", "DeviceProfiles", "Acquisition", "HubAgent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -84,6 +93,12 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ModbusIOTests", dependencies: ["ModbusIO", "HubSupport", "TestSupport"]),
         .testTarget(name: "HubAgentTests", dependencies: ["HubAgent", "HubDomain", "MQTTIO", "HubSupport", "TestSupport"]),
+        .testTarget(name: "DeviceProfilesTests", dependencies: ["DeviceProfiles", "ConfigReading", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "AcquisitionTests",
+            dependencies: ["Acquisition", "DeviceProfiles", "ModbusIO", "HubDomain", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            exclude: ["Fixtures"]
+        ),
         .testTarget(name: "MQTTIOTests", dependencies: ["MQTTIO", "HubSupport", "TestSupport"]),
         .testTarget(name: "HubSupportTests", dependencies: ["HubSupport", .product(name: "Logging", package: "swift-log")]),
     ],

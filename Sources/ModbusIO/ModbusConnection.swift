@@ -9,10 +9,26 @@ import CModbus
 /// serial queue, so transactions on one connection are strictly one at a time and never
 /// occupy the cooperative pool. Devices on different connections never wait for each other.
 public actor ModbusConnection {
-    public let endpoint: ModbusEndpoint
+    public nonisolated let endpoint: ModbusEndpoint
     private let executor: SerialQueueExecutor
     private let context: ModbusContext
     private var responseTimeout: Duration
+    /// Timeouts per unit that differ from the connection's (slow devices behind one gateway).
+    private var unitTimeouts: [Int: Duration] = [:]
+    private var appliedTimeout: Duration
+    /// Quiet time between the end of one transaction and the start of the next (RTU turnaround,
+    /// gateways that need a pause when switching units).
+    public private(set) var turnaroundDelay: Duration = .zero
+    /// Extra pause before every request to a unit (slow RTU meters).
+    private var requestDelays: [Int: Duration] = [:]
+    /// Pause after opening the connection before the first request (Huawei dongles).
+    public private(set) var connectDelay: Duration = .zero
+    private var lastTransactionEnd: ContinuousClock.Instant?
+    /// Counts successful connects, so that users notice a reconnect (and re-read static values).
+    public private(set) var connectionGeneration = 0
+    /// Time spent inside transactions (including delays), for bus utilisation.
+    public private(set) var busyTime: Duration = .zero
+    public private(set) var transactionCount = 0
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
@@ -25,6 +41,7 @@ public actor ModbusConnection {
         self.endpoint = endpoint
         self.context = context
         self.responseTimeout = responseTimeout
+        self.appliedTimeout = responseTimeout
         self.executor = SerialQueueExecutor(label: "hubmeter.modbus \(endpoint)")
         // Protocol recovery flushes the link after a bad frame; link recovery (which sleeps and
         // reconnects inside libmodbus) stays off, we reconnect ourselves with backoff.
@@ -42,6 +59,8 @@ public actor ModbusConnection {
             throw ModbusError.fromErrno(error, operation: "connect", target: endpoint.description, connecting: true)
         }
         context.markOpen(true)
+        connectionGeneration += 1
+        if connectDelay > .zero { Self.sleep(connectDelay) }
         if case .rtu(let serial) = endpoint, serial.rs485 {
             if modbus_rtu_set_serial_mode(context.pointer, Int32(MODBUS_RTU_RS485)) != 0 {
                 let error = hubmeter_errno()
@@ -58,7 +77,33 @@ public actor ModbusConnection {
 
     public func setResponseTimeout(_ timeout: Duration) {
         responseTimeout = timeout
+        appliedTimeout = timeout
         Self.apply(timeout: timeout, to: context)
+    }
+
+    /// A response timeout for one unit (nil: the connection's).
+    public func setResponseTimeout(_ timeout: Duration?, unit: Int) {
+        unitTimeouts[unit] = timeout
+    }
+
+    /// The pause between transactions on this connection (see `turnaroundDelay`).
+    public func setTurnaroundDelay(_ delay: Duration) { turnaroundDelay = delay }
+
+    /// The pause before every request to `unit` (see `requestDelays`).
+    public func setRequestDelay(_ delay: Duration, unit: Int) { requestDelays[unit] = delay > .zero ? delay : nil }
+
+    public func setConnectDelay(_ delay: Duration) { connectDelay = delay }
+
+    /// The timeout a transaction with `unit` gets.
+    public func responseTimeout(unit: Int) -> Duration { unitTimeouts[unit] ?? responseTimeout }
+
+    /// Blocks this connection's own queue (never the cooperative pool): the bus is idle anyway,
+    /// and sleeping here keeps the delay inside the one-transaction-at-a-time order.
+    private static func sleep(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
     }
 
     private static func apply(timeout: Duration, to context: ModbusContext) {
@@ -153,14 +198,37 @@ public actor ModbusConnection {
                 throw ModbusError(error.kind, operation: operation, target: target(unit), errnoValue: error.errnoValue, detail: error.detail)
             }
         }
+        let timeout = unitTimeouts[unit] ?? responseTimeout
+        if timeout != appliedTimeout {
+            Self.apply(timeout: timeout, to: context)
+            appliedTimeout = timeout
+        }
+        if let last = lastTransactionEnd, turnaroundDelay > .zero {
+            let quiet = ContinuousClock.now - last
+            if quiet < turnaroundDelay { Self.sleep(turnaroundDelay - quiet) }
+        }
+        if let delay = requestDelays[unit] { Self.sleep(delay) }
         modbus_set_slave(context.pointer, Int32(unit))
+        transactionStart = ContinuousClock.now
+    }
+
+    private var transactionStart: ContinuousClock.Instant?
+
+    private func finishTransaction() {
+        let end = ContinuousClock.now
+        if let start = transactionStart { busyTime += end - start }
+        transactionStart = nil
+        transactionCount += 1
+        lastTransactionEnd = end
     }
 
     private func check(_ result: Int32, expected: Int, _ operation: String, _ unit: Int) throws(ModbusError) {
+        let savedErrno = hubmeter_errno()
+        finishTransaction()
         if result == Int32(expected) { return }
         let error: ModbusError
         if result < 0 {
-            error = ModbusError.fromErrno(hubmeter_errno(), operation: operation, target: target(unit))
+            error = ModbusError.fromErrno(savedErrno, operation: operation, target: target(unit))
         } else {
             error = ModbusError(.invalidResponse, operation: operation, target: target(unit), detail: "got \(result) items, expected \(expected)")
         }

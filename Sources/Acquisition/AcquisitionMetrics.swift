@@ -1,0 +1,136 @@
+import ModbusIO
+import Synchronization
+
+/// Transaction counters, errors by kind, latency histograms and bus utilisation, per device and
+/// per bus. Injected (no process-wide metrics system); the agent renders it as Prometheus text.
+public final class AcquisitionMetrics: Sendable {
+    /// Upper bounds of the latency buckets, in milliseconds (the last bucket is +Inf).
+    public static let latencyBucketsMs: [Double] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
+
+    public struct LatencyHistogram: Sendable, Hashable {
+        /// Cumulative counts are computed on rendering; these are per-bucket counts, plus +Inf.
+        public var bucketCounts = [Int](repeating: 0, count: AcquisitionMetrics.latencyBucketsMs.count + 1)
+        public var sumSeconds = 0.0
+        public var count = 0
+
+        mutating func observe(_ duration: Duration) {
+            let milliseconds = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+            let bucket = AcquisitionMetrics.latencyBucketsMs.firstIndex { milliseconds <= $0 } ?? AcquisitionMetrics.latencyBucketsMs.count
+            bucketCounts[bucket] += 1
+            sumSeconds += milliseconds / 1000
+            count += 1
+        }
+    }
+
+    public struct DeviceCounters: Sendable, Hashable {
+        public var bus: String
+        public var transactions = 0
+        /// By kind: `timeout`, `exception_2`, `crc`, `connection`, `invalid_response`, `other`.
+        public var errors: [String: Int] = [:]
+        public var latency = LatencyHistogram()
+        public var cycles = 0
+    }
+
+    public struct BusCounters: Sendable, Hashable {
+        public var transactions = 0
+        public var errors = 0
+        /// Time inside transactions, including turnaround and request delays.
+        public var busy: Duration = .zero
+        /// Time the bus has been polled.
+        public var elapsed: Duration = .zero
+        public var cycles = 0
+        /// Cycles that took longer than the cycle time (the next cycle was skipped).
+        public var overruns = 0
+
+        /// Busy share of the elapsed time, 0…1.
+        public var utilisation: Double {
+            let total = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let used = Double(busy.components.seconds) + Double(busy.components.attoseconds) / 1e18
+            return total > 0 ? min(1, used / total) : 0
+        }
+    }
+
+    public struct Snapshot: Sendable, Hashable {
+        public var devices: [String: DeviceCounters]
+        public var buses: [String: BusCounters]
+    }
+
+    private let state = Mutex(Snapshot(devices: [:], buses: [:]))
+
+    public init() {}
+
+    /// The error kind label used in metrics.
+    public static func kindLabel(_ error: ModbusError) -> String {
+        switch error.kind {
+        case .timeout: "timeout"
+        case .exception(let exception): "exception_\(exception.rawValue)"
+        case .badCRC: "crc"
+        case .connectionFailed, .connectionLost: "connection"
+        case .invalidResponse: "invalid_response"
+        default: "other"
+        }
+    }
+
+    public func recordTransaction(bus: String, device: String, latency: Duration, error: ModbusError?) {
+        state.withLock { state in
+            state.devices[device, default: DeviceCounters(bus: bus)].transactions += 1
+            state.devices[device]!.latency.observe(latency)
+            state.buses[bus, default: BusCounters()].transactions += 1
+            if let error {
+                state.devices[device]!.errors[Self.kindLabel(error), default: 0] += 1
+                state.buses[bus]!.errors += 1
+            }
+        }
+    }
+
+    public func recordDeviceCycle(bus: String, device: String) {
+        state.withLock { $0.devices[device, default: DeviceCounters(bus: bus)].cycles += 1 }
+    }
+
+    public func recordBusCycle(bus: String, busy: Duration, elapsed: Duration, overrun: Bool) {
+        state.withLock { state in
+            state.buses[bus, default: BusCounters()].busy = busy
+            state.buses[bus]!.elapsed = elapsed
+            state.buses[bus]!.cycles += 1
+            if overrun { state.buses[bus]!.overruns += 1 }
+        }
+    }
+
+    public func snapshot() -> Snapshot { state.withLock { $0 } }
+
+    /// Prometheus text exposition of everything above.
+    public func prometheusText() -> String {
+        let snapshot = snapshot()
+        var lines: [String] = []
+        lines.append("# TYPE hubmeter_modbus_transactions_total counter")
+        for (device, counters) in snapshot.devices.sorted(by: { $0.key < $1.key }) {
+            lines.append("hubmeter_modbus_transactions_total{bus=\"\(counters.bus)\",device=\"\(device)\"} \(counters.transactions)")
+        }
+        lines.append("# TYPE hubmeter_modbus_errors_total counter")
+        for (device, counters) in snapshot.devices.sorted(by: { $0.key < $1.key }) {
+            for (kind, count) in counters.errors.sorted(by: { $0.key < $1.key }) {
+                lines.append("hubmeter_modbus_errors_total{bus=\"\(counters.bus)\",device=\"\(device)\",kind=\"\(kind)\"} \(count)")
+            }
+        }
+        lines.append("# TYPE hubmeter_modbus_latency_seconds histogram")
+        for (device, counters) in snapshot.devices.sorted(by: { $0.key < $1.key }) {
+            var cumulative = 0
+            for (index, bound) in Self.latencyBucketsMs.enumerated() {
+                cumulative += counters.latency.bucketCounts[index]
+                lines.append("hubmeter_modbus_latency_seconds_bucket{bus=\"\(counters.bus)\",device=\"\(device)\",le=\"\(bound / 1000)\"} \(cumulative)")
+            }
+            lines.append("hubmeter_modbus_latency_seconds_bucket{bus=\"\(counters.bus)\",device=\"\(device)\",le=\"+Inf\"} \(counters.latency.count)")
+            lines.append("hubmeter_modbus_latency_seconds_sum{bus=\"\(counters.bus)\",device=\"\(device)\"} \(counters.latency.sumSeconds)")
+            lines.append("hubmeter_modbus_latency_seconds_count{bus=\"\(counters.bus)\",device=\"\(device)\"} \(counters.latency.count)")
+        }
+        lines.append("# TYPE hubmeter_modbus_bus_utilisation_ratio gauge")
+        for (bus, counters) in snapshot.buses.sorted(by: { $0.key < $1.key }) {
+            lines.append("hubmeter_modbus_bus_utilisation_ratio{bus=\"\(bus)\"} \(counters.utilisation)")
+        }
+        lines.append("# TYPE hubmeter_modbus_bus_overruns_total counter")
+        for (bus, counters) in snapshot.buses.sorted(by: { $0.key < $1.key }) {
+            lines.append("hubmeter_modbus_bus_overruns_total{bus=\"\(bus)\"} \(counters.overruns)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

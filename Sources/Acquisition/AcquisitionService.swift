@@ -1,0 +1,105 @@
+import DeviceProfiles
+import HubDomain
+import Logging
+import ModbusIO
+
+/// Polls every bus on its own executor: one `ModbusConnection` (a private serial queue) and one
+/// task per bus, so a slow or dead device never delays devices on other buses, and on its own
+/// bus costs at most its timeout before it backs off.
+public final class AcquisitionService: Sendable {
+    public let buses: [AcquisitionBus]
+    public let cadence: CadenceSettings
+    public let library: SunSpecModelLibrary
+    public let metrics: AcquisitionMetrics
+    private let clock: any UTCClock
+    private let logger: Logger
+    private let connections: [String: ModbusConnection]
+
+    /// Creates one connection per bus (nothing is opened until the first poll).
+    public init(buses: [AcquisitionBus], cadence: CadenceSettings, library: SunSpecModelLibrary, clock: any UTCClock,
+                metrics: AcquisitionMetrics, logger: Logger) throws(ModbusError) {
+        self.buses = buses
+        self.cadence = cadence
+        self.library = library
+        self.clock = clock
+        self.metrics = metrics
+        self.logger = logger
+        var connections: [String: ModbusConnection] = [:]
+        for bus in buses {
+            connections[bus.id] = try ModbusConnection(endpoint: bus.endpoint, responseTimeout: bus.timeout)
+        }
+        self.connections = connections
+    }
+
+    public func connection(bus: String) -> ModbusConnection? { connections[bus] }
+
+    /// Polls until the task is cancelled; `sink` receives each device's snapshot after each cycle.
+    public func run(sink: @escaping @Sendable (DeviceSnapshot) -> Void) async {
+        await withTaskGroup(of: Void.self) { group in
+            for bus in buses {
+                guard let connection = connections[bus.id] else { continue }
+                group.addTask { [self] in
+                    await runBus(bus, connection: connection, sink: sink)
+                }
+            }
+        }
+    }
+
+    /// Applies the bus's and devices' timing to the connection.
+    static func configure(_ connection: ModbusConnection, for bus: AcquisitionBus) async {
+        await connection.setTurnaroundDelay(bus.turnaroundDelay)
+        let connectDelay = bus.devices.map(\.profile.options.connectDelay).reduce(bus.connectDelay, max)
+        await connection.setConnectDelay(connectDelay)
+        for device in bus.devices {
+            await connection.setRequestDelay(device.requestDelay + device.profile.options.requestDelay, unit: device.unitID)
+            let timeout = max(device.timeout ?? bus.timeout, device.profile.options.minimumTimeout)
+            if timeout != bus.timeout { await connection.setResponseTimeout(timeout, unit: device.unitID) }
+        }
+    }
+
+    private func runBus(_ bus: AcquisitionBus, connection: ModbusConnection, sink: @Sendable (DeviceSnapshot) -> Void) async {
+        await Self.configure(connection, for: bus)
+        let pollers = bus.devices.map { DevicePoller(device: $0, busID: bus.id, cadence: cadence, library: library) }
+        let cycleMs = max(1, Int64(cadence.cycle.components.seconds * 1000 + cadence.cycle.components.attoseconds / 1_000_000_000_000_000))
+        let started = ContinuousClock.now
+        let busyAtStart = await connection.busyTime
+        logger.info("polling bus", metadata: ["bus": "\(bus.id)", "endpoint": "\(bus.endpoint)", "devices": "\(bus.devices.count)"])
+        while !Task.isCancelled {
+            // Cycles start on multiples of the cycle time on the wall clock (whole seconds for 1 s).
+            let wallNow = clock.now.rawValue
+            let nextTick = (wallNow / cycleMs + 1) * cycleMs
+            do {
+                try await Task.sleep(for: .milliseconds(nextTick - wallNow))
+            } catch {
+                break
+            }
+            let cycleStart = ContinuousClock.now
+            for poller in pollers {
+                let wasOnline = poller.health.state != .backingOff
+                let snapshot = await poller.poll(connection, metrics: metrics, wall: clock.now)
+                metrics.recordDeviceCycle(bus: bus.id, device: poller.device.id)
+                if wasOnline && snapshot.health.state == .backingOff {
+                    logger.warning("device not answering; backing off", metadata: [
+                        "device": "\(poller.device.id)", "error": "\(snapshot.health.lastError ?? "")"])
+                }
+                sink(snapshot)
+            }
+            let end = ContinuousClock.now
+            let busy = await connection.busyTime - busyAtStart
+            metrics.recordBusCycle(bus: bus.id, busy: busy, elapsed: end - started, overrun: end - cycleStart > cadence.cycle)
+        }
+    }
+
+    /// Reads a device once with every point (static, slow and fast), as `hubmeter read` does.
+    public static func readOnce(_ device: AcquisitionDevice, on connection: ModbusConnection, bus: AcquisitionBus,
+                                library: SunSpecModelLibrary, clock: any UTCClock, metrics: AcquisitionMetrics) async -> DeviceSnapshot {
+        await configure(connection, for: bus)
+        let poller = DevicePoller(device: device, busID: bus.id, cadence: CadenceSettings(), library: library)
+        return await poller.poll(connection, metrics: metrics, wall: clock.now)
+    }
+
+    /// The read plan of a device (the discovered profile for SunSpec devices is not known here).
+    public static func plans(for device: AcquisitionDevice) -> DevicePlans {
+        DevicePlans(profile: device.profile, limits: device.limits)
+    }
+}

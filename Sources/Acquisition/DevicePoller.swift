@@ -1,0 +1,215 @@
+import DeviceProfiles
+import HubDomain
+import ModbusIO
+
+/// Polls one device: picks the cycle's plan (static after connect, slow when due, fast otherwise),
+/// runs its reads, decodes into preallocated slots, and keeps the device's health and backoff.
+///
+/// Owned by its bus's task; never shared, so it needs no locking.
+final class DevicePoller {
+    let device: AcquisitionDevice
+    let busID: String
+    let cadence: CadenceSettings
+    let library: SunSpecModelLibrary
+    private(set) var profile: DeviceProfile
+    private(set) var plans: DevicePlans?
+    private var decoder: ProfileDecoder?
+    private(set) var sunspecModels: [DiscoveredModel] = []
+    private(set) var health = DeviceHealth()
+    private var staticDone = false
+    private var seenGeneration = -1
+    private var nextSlow: ContinuousClock.Instant?
+    private var values: [AcquiredValue] = []
+    // Per-request scratch, sized for the largest plan once.
+    private var succeeded: [Bool] = []
+    private var requestErrors: [ModbusError?] = []
+
+    enum PlanKind { case all, fastAndSlow, fast }
+
+    static let powerQuantities: Set<CanonicalQuantity> = [.gridPower, .pvPower, .batteryPower]
+
+    init(device: AcquisitionDevice, busID: String, cadence: CadenceSettings, library: SunSpecModelLibrary) {
+        self.device = device
+        self.busID = busID
+        self.cadence = cadence
+        self.library = library
+        self.profile = device.profile
+        if device.profile.sunspec == nil || !device.profile.points.isEmpty {
+            prepare(device.profile)
+        }
+    }
+
+    /// Plans and slots for a (possibly discovered) profile.
+    private func prepare(_ profile: DeviceProfile) {
+        self.profile = profile
+        let plans = DevicePlans(profile: profile, limits: device.limits)
+        self.plans = plans
+        decoder = ProfileDecoder(profile: profile, imageCapacity: plans.all.imageSize)
+        let requestCount = max(plans.all.requests.count, plans.fastAndSlow.requests.count, plans.fast.requests.count)
+        succeeded = Array(repeating: false, count: requestCount)
+        requestErrors = Array(repeating: nil, count: requestCount)
+        values = profile.points.map { point in
+            AcquiredValue(device: device.id, point: point.name, unit: point.unit,
+                          quality: .error(code: "acquisition.not_read", message: "not read yet"))
+        }
+    }
+
+    /// One cycle for this device. Costs at most one timeout when the device is silent; while it
+    /// is backing off it costs nothing and its values turn stale.
+    func poll(_ connection: ModbusConnection, metrics: AcquisitionMetrics, wall: UTCMilliseconds) async -> DeviceSnapshot {
+        let now = ContinuousClock.now
+        if let retryAt = health.retryAt, now < retryAt {
+            markStale(wall: wall)
+            return snapshot()
+        }
+        if plans == nil {
+            do {
+                let result = try await SunSpecDiscovery.discover(connection, unit: device.unitID) { latency, error in
+                    metrics.recordTransaction(bus: busID, device: device.id, latency: latency, error: error)
+                }
+                guard let result, let mapping = device.profile.sunspec else {
+                    fail(ModbusError(.invalidResponse, operation: "SunSpec discovery", target: "\(connection.endpoint) unit \(device.unitID)",
+                                     detail: "no SunS marker at 40000, 0 or 50000"), now: now, wall: wall)
+                    return snapshot()
+                }
+                sunspecModels = result.models
+                prepare(SunSpecProfileBuilder.profile(id: device.profile.id, name: device.profile.name, models: result.models,
+                                                      library: library, mapping: mapping, options: device.profile.options))
+            } catch {
+                fail(error, now: now, wall: wall)
+                return snapshot()
+            }
+        }
+        guard let plans, var decoder else { return snapshot() }
+        self.decoder = nil // keep the decoder's storage uniquely referenced while it is mutated
+
+        let generation = await connection.connectionGeneration
+        if generation != seenGeneration { staticDone = false }
+        let slowDue = nextSlow.map { now >= $0 } ?? true
+        let kind: PlanKind = !staticDone ? .all : slowDue ? .fastAndSlow : .fast
+        let plan = switch kind {
+        case .all: plans.all
+        case .fastAndSlow: plans.fastAndSlow
+        case .fast: plans.fast
+        }
+
+        var abort: ModbusError?
+        for index in plan.requests.indices {
+            succeeded[index] = false
+            requestErrors[index] = nil
+            if let abort {
+                requestErrors[index] = abort
+                continue
+            }
+            let request = plan.requests[index]
+            let start = ContinuousClock.now
+            do {
+                if request.table.isBit {
+                    let bits = try await connection.readBits(request.table.modbusKind, address: request.address, count: request.count, unit: device.unitID)
+                    decoder.store(bits.lazy.map { $0 ? 1 : 0 }, request: index, of: plan)
+                } else {
+                    let registers = try await connection.readRegisters(request.table.modbusKind, address: request.address,
+                                                                       count: request.count, unit: device.unitID)
+                    decoder.store(registers, request: index, of: plan)
+                }
+                metrics.recordTransaction(bus: busID, device: device.id, latency: ContinuousClock.now - start, error: nil)
+                succeeded[index] = true
+            } catch {
+                metrics.recordTransaction(bus: busID, device: device.id, latency: ContinuousClock.now - start, error: error)
+                requestErrors[index] = error
+                // An exception is an answer: the device is there, only this block is refused.
+                if case .exception = error.kind { continue }
+                abort = error
+            }
+        }
+        decoder.decode(plan, succeeded: succeeded)
+        let generationAfter = await connection.connectionGeneration
+
+        let anySucceeded = plan.requests.indices.contains { succeeded[$0] }
+        if anySucceeded {
+            health.state = .online
+            health.consecutiveFailures = 0
+            health.retryAt = nil
+            health.lastError = requestErrors.lazy.compactMap { $0 }.first?.description
+            if kind == .all && generationAfter == generation && !plan.requests.indices.contains(where: { !succeeded[$0] }) {
+                staticDone = true
+                seenGeneration = generationAfter
+            }
+            if kind != .fast { nextSlow = now + cadence.slowInterval }
+        }
+        let wallAfter = wall
+        for planned in plan.points {
+            update(point: planned.point, decoder: decoder, error: requestErrors[planned.request], wall: wallAfter, monotonic: now)
+        }
+        for index in plan.computed {
+            let termError = profile.points[index].sumOf.lazy.compactMap { name in
+                plan.points.first { self.profile.points[$0.point].name == name }.flatMap { self.requestErrors[$0.request] }
+            }.first
+            update(point: index, decoder: decoder, error: termError, wall: wallAfter, monotonic: now)
+        }
+        self.decoder = decoder
+        if !anySucceeded, let error = abort ?? requestErrors.lazy.compactMap({ $0 }).first {
+            fail(error, now: now, wall: wall, valuesAlreadyMarked: true)
+        }
+        return snapshot()
+    }
+
+    private func update(point index: Int, decoder: ProfileDecoder, error: ModbusError?, wall: UTCMilliseconds, monotonic: ContinuousClock.Instant) {
+        let point = profile.points[index]
+        if let error {
+            values[index].value = nil
+            values[index].quality = .error(code: error.code, message: error.description)
+            return
+        }
+        let decoded = decoder.values[index]
+        switch decoded.status {
+        case .good:
+            var value = decoded.value
+            if device.invertPower, let quantity = point.canonical, Self.powerQuantities.contains(quantity) { value = -value }
+            values[index].value = point.type == .string ? nil : value
+            values[index].text = decoder.texts[index]
+            values[index].quality = .good
+        case .notImplemented, .scaleFactorMissing:
+            values[index].value = nil
+            values[index].text = nil
+            values[index].quality = .missing
+        case .notRead:
+            values[index].value = nil
+            values[index].quality = .error(code: "acquisition.not_read", message: "not read")
+        }
+        values[index].acquiredAt = wall
+        values[index].acquiredAtMonotonic = monotonic
+    }
+
+    /// A failed cycle: back off (one cycle, doubling, capped), keep last values as stale.
+    private func fail(_ error: ModbusError, now: ContinuousClock.Instant, wall: UTCMilliseconds, valuesAlreadyMarked: Bool = false) {
+        health.consecutiveFailures += 1
+        health.state = .backingOff
+        health.lastError = error.description
+        health.retryAt = now + cadence.backoff(afterFailures: health.consecutiveFailures)
+        if !valuesAlreadyMarked {
+            for index in values.indices {
+                values[index].value = nil
+                values[index].quality = .error(code: error.code, message: error.description)
+            }
+        }
+    }
+
+    /// While backing off: last good values, flagged stale with their age.
+    private func markStale(wall: UTCMilliseconds) {
+        for index in values.indices {
+            guard let acquiredAt = values[index].acquiredAt, let decoded = decoder?.values[index], decoded.status == .good else { continue }
+            values[index].value = decoded.value * (device.invertPower && profile.points[index].canonical.map(Self.powerQuantities.contains) == true ? -1 : 1)
+            values[index].quality = .stale(ageMs: wall.milliseconds(since: acquiredAt))
+        }
+    }
+
+    func snapshot() -> DeviceSnapshot {
+        var canonical: [CanonicalQuantity: AcquiredValue] = [:]
+        for (index, point) in profile.points.enumerated() {
+            if let quantity = point.canonical, index < values.count { canonical[quantity] = values[index] }
+        }
+        return DeviceSnapshot(device: device.id, profile: device.profile.id, values: values, canonical: canonical,
+                              health: health, sunspecModels: sunspecModels)
+    }
+}
