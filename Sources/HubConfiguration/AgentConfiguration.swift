@@ -12,20 +12,25 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var stateDirectory: String
     public var http: ListenAddress?
     public var profileDirectories: [String]
+    /// Device data: `profiles/` and `sunspec/models/` (installed to /usr/local/share/hubmeter).
+    public var dataDirectory: String
     public var logging: LoggingSettings
 
     /// Reads and validates an agent configuration file. Every error names the file, key path and line.
-    public static func load(path: String, environment: SecretEnvironment) throws(ConfigError) -> AgentConfiguration {
-        try read(ConfigDocument.load(path: path), environment: environment)
+    ///
+    /// With `profiles`, every device's profile name must be one of them (the caller loads the
+    /// catalog from `data_directory` and `profile_directories`); the error points at the line.
+    public static func load(path: String, environment: SecretEnvironment, profiles: Set<String>? = nil) throws(ConfigError) -> AgentConfiguration {
+        try read(ConfigDocument.load(path: path), environment: environment, profiles: profiles)
     }
 
-    public static func parse(_ text: String, file: String, environment: SecretEnvironment) throws(ConfigError) -> AgentConfiguration {
-        try read(ConfigDocument.parse(text, file: file), environment: environment)
+    public static func parse(_ text: String, file: String, environment: SecretEnvironment, profiles: Set<String>? = nil) throws(ConfigError) -> AgentConfiguration {
+        try read(ConfigDocument.parse(text, file: file), environment: environment, profiles: profiles)
     }
 
-    static func read(_ document: ConfigDocument, environment: SecretEnvironment) throws(ConfigError) -> AgentConfiguration {
+    static func read(_ document: ConfigDocument, environment: SecretEnvironment, profiles: Set<String>?) throws(ConfigError) -> AgentConfiguration {
         let root = try document.root.mapping(keys: ["hub", "buses", "polling", "mqtt", "outbox", "state_directory", "http",
-                                                    "profile_directories", "logging"])
+                                                    "profile_directories", "data_directory", "logging"])
         let (hub, deviceReferences) = try HubSettings.read(root.required("hub", expecting: "the hub with its participants"))
         let buses = try root.required("buses", expecting: "a list of Modbus buses").sequence().map { node throws(ConfigError) in
             try BusSettings.read(node)
@@ -35,6 +40,10 @@ public struct AgentConfiguration: Sendable, Equatable {
         // Cross references: every device names a bus that exists, and its unit id fits that bus.
         let busesByID = Dictionary(uniqueKeysWithValues: buses.map { ($0.id, $0) })
         for device in deviceReferences {
+            if let profiles, !profiles.contains(device.settings.profile) {
+                throw device.profileNode.error(.unknownReference,
+                    "profile '\(device.settings.profile)' is not in the data or profile directories; available: \(profiles.sorted().joined(separator: ", "))")
+            }
             guard let bus = busesByID[device.settings.bus] else {
                 throw device.busNode.error(.unknownReference, "bus '\(device.settings.bus)' is not defined; defined buses: \(buses.map(\.id).joined(separator: ", "))")
             }
@@ -61,6 +70,7 @@ public struct AgentConfiguration: Sendable, Equatable {
             profileDirectories: try root.value("profile_directories", default: []) { node throws(ConfigError) in
                 try node.sequence().map { node throws(ConfigError) in try absolutePath(node) }
             },
+            dataDirectory: try root.value("data_directory", default: "/usr/local/share/hubmeter") { node throws(ConfigError) in try absolutePath(node) },
             logging: try LoggingSettings.read(root.optional("logging"))
         )
     }

@@ -58,6 +58,7 @@ struct DeviceReference {
     let node: ConfigNode
     let busNode: ConfigNode
     let unitNode: ConfigNode
+    let profileNode: ConfigNode
 }
 
 /// A participating company with its own grid connection.
@@ -167,16 +168,17 @@ public struct DeviceSettings: Sendable, Equatable {
         }
         let busNode = try map.required("bus", expecting: "the id of the bus the device is on")
         let unitNode = try map.required("unit_id", expecting: "the Modbus unit id")
+        let profileNode = try map.required("profile", expecting: "a device profile name, or sunspec")
         let settings = DeviceSettings(
             id: try map.value("id", expecting: "an identifier for the device") { node throws(ConfigError) in try node.identifier() },
             role: role,
             bus: try busNode.identifier(),
             unitID: try unitNode.int(),
-            profile: try map.value("profile", expecting: "a device profile name, or sunspec") { node throws(ConfigError) in try node.identifier() },
+            profile: try profileNode.identifier(),
             writable: try map.value("writable", default: false) { node throws(ConfigError) in try node.bool() },
             invertPower: try map.value("invert_power", default: false) { node throws(ConfigError) in try node.bool() }
         )
-        return DeviceReference(settings: settings, node: node, busNode: busNode, unitNode: unitNode)
+        return DeviceReference(settings: settings, node: node, busNode: busNode, unitNode: unitNode, profileNode: profileNode)
     }
 }
 

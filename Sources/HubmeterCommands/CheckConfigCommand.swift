@@ -22,10 +22,13 @@ struct CheckConfigCommand: ParsableCommand {
     @Option(help: "Which kind of file: agent, aggregator, or auto (decided by its top-level keys).")
     var kind: Kind = .auto
 
+    @Option(help: "Device data directory (profiles/, sunspec/models/), overriding the file's data_directory.")
+    var dataDirectory: String?
+
     func run() throws {
         let environment = SecretEnvironment.process(ProcessEnvironment.current)
         do {
-            let summary = try ConfigurationCheck.check(path: file, kind: kind.rawValue, environment: environment)
+            let summary = try ConfigurationCheck.check(path: file, kind: kind.rawValue, environment: environment, dataDirectory: dataDirectory)
             print("\(file): valid \(summary)")
         } catch {
             ConsoleOutput.standardError("\(error.description)")
@@ -37,7 +40,7 @@ struct CheckConfigCommand: ParsableCommand {
 /// The check behind `check-config`, shared with the daemons' start-up and reload.
 public enum ConfigurationCheck {
     /// Returns a one-line summary of a valid file.
-    public static func check(path: String, kind: String, environment: SecretEnvironment) throws(ConfigError) -> String {
+    public static func check(path: String, kind: String, environment: SecretEnvironment, dataDirectory: String? = nil) throws(ConfigError) -> String {
         var resolvedKind = kind
         if kind == "auto" {
             let document = try ConfigDocument.load(path: path)
@@ -52,7 +55,7 @@ public enum ConfigurationCheck {
             }
         }
         if resolvedKind == "agent" {
-            let configuration = try AgentConfiguration.load(path: path, environment: environment)
+            let (configuration, _) = try AgentConfigurationLoader.load(path: path, environment: environment, dataDirectory: dataDirectory)
             let devices = configuration.hub.devices.count
             return "agent configuration: hub \(configuration.hub.id), \(configuration.hub.participants.count) participants, "
                 + "\(configuration.hub.sharedAssets.count) shared assets, \(devices) devices on \(configuration.buses.count) buses"

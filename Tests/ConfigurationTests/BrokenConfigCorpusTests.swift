@@ -38,7 +38,8 @@ import TestSupport
         let path = Self.directory + "/" + testCase.file
         let kind = testCase.file.contains(".aggregator.") ? "aggregator" : "agent"
         let error = #expect(throws: ConfigError.self) {
-            _ = try ConfigurationCheck.check(path: path, kind: kind, environment: Self.environment)
+            _ = try ConfigurationCheck.check(path: path, kind: kind, environment: Self.environment,
+                                             dataDirectory: RepositoryPaths.path("Config"))
         }
         #expect(error?.description == path + testCase.expected)
         #expect(error?.code.hasPrefix("config.") == true)
@@ -47,10 +48,20 @@ import TestSupport
     @Test(arguments: cases) func checkConfigExitsWithExConfig(_ testCase: Case) throws {
         let file = testCase.file
         // Relative path, as an installer would type it; the message must name it the same way.
-        let result = try runCommand(RepositoryPaths.hubmeterBinary, ["check-config", Self.directory + "/" + file],
+        let result = try runCommand(RepositoryPaths.hubmeterBinary, ["check-config", "--data-directory", RepositoryPaths.path("Config"), Self.directory + "/" + file],
                                     environment: ["PATH": "/usr/bin:/bin"])
         #expect(result.status == 78)
         #expect(result.stderr == Self.directory + "/" + file + testCase.expected + "\n")
         #expect(result.stdout.isEmpty)
+    }
+}
+
+@Suite struct DeviceDataTests {
+    @Test func aMissingDataDirectoryIsAConfigurationError() throws {
+        let file = RepositoryPaths.path("Config/agent.example.yaml")
+        let result = try runCommand(RepositoryPaths.hubmeterBinary, ["check-config", "--data-directory", "/nonexistent", file],
+                                    environment: ["HUBMETER_MQTT_PASSWORD": "x"])
+        #expect(result.status == 78)
+        #expect(result.stderr == "\(file): data_directory: /nonexistent has no profiles/ directory; expected the installed device data (/usr/local/share/hubmeter) or a checkout's Config/ (--data-directory)\n")
     }
 }

@@ -39,7 +39,7 @@ import TestSupport
 
     @Test(arguments: ["Config/agent.example.yaml", "Config/aggregator.example.yaml"])
     func checkConfigAcceptsExamples(_ file: String) throws {
-        let result = try runCommand(RepositoryPaths.hubmeterBinary, ["check-config", RepositoryPaths.path(file)],
+        let result = try runCommand(RepositoryPaths.hubmeterBinary, ["check-config", "--data-directory", RepositoryPaths.path("Config"), RepositoryPaths.path(file)],
                                     environment: ["HUBMETER_MQTT_PASSWORD": "x"])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         #expect(result.stdout.contains("valid"))
