@@ -63,6 +63,7 @@ let package = Package(
                 "HubDomain", "HubConfiguration", "HubSupport", "MQTTIO", "ModbusIO", "CCrypto", "Acquisition", "DeviceProfiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -112,6 +112,14 @@ public final class LogSink: Sendable {
 
     public func write(_ line: String) { writeLine(line) }
 
+    /// Standard error, for messages before logging is configured.
+    public static let standardError = LogSink { line in
+        let text = line + "\n"
+        text.withCString { pointer in
+            _ = fputs(pointer, stderr)
+        }
+    }
+
     /// Standard output, line-buffered so journald gets whole lines promptly.
     public static let standardOutput = LogSink { line in
         let text = line + "\n"

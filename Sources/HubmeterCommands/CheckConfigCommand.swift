@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConfigReading
+import HubAgent
 import HubConfiguration
 import HubSupport
 #if canImport(Glibc)

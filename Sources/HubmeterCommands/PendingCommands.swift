@@ -14,12 +14,6 @@ extension PendingCommand {
     }
 }
 
-struct AgentCommand: PendingCommand {
-    static let configuration = CommandConfiguration(commandName: "agent", abstract: "Run the hub agent daemon (poll, balance, publish).")
-    static let pendingWork = "the agent daemon is issue #6 (MQTT contract, outbox, lifecycle)"
-    @Option(help: "The agent configuration file.") var config: String = "/etc/hubmeter/agent.yaml"
-}
-
 struct AggregatorCommand: PendingCommand {
     static let configuration = CommandConfiguration(commandName: "aggregator", abstract: "Run the regional aggregator (ingest, API, web page).")
     static let pendingWork = "the regional aggregator is issue #7"

@@ -1,0 +1,319 @@
+import Acquisition
+import DeviceProfiles
+import Foundation
+import HubDomain
+import HubSupport
+import Logging
+import MQTTIO
+import Prometheus
+
+/// The agent's heart, one actor: takes each device snapshot as acquisition delivers it, and on
+/// every cycle computes the real-time balance, publishes it, advances the settlement ledger and
+/// commits closed intervals (with the ledger's snapshot) to the durable store.
+public actor AgentCore {
+    public struct Settings: Sendable {
+        public var hub: String
+        public var cycle: Duration
+        public var queueDeviceStates: Bool
+        public var outboxLimits: AgentStore.Limits
+        public var agentVersion: String
+
+        public init(hub: String, cycle: Duration, queueDeviceStates: Bool, outboxLimits: AgentStore.Limits, agentVersion: String) {
+            self.hub = hub
+            self.cycle = cycle
+            self.queueDeviceStates = queueDeviceStates
+            self.outboxLimits = outboxLimits
+            self.agentVersion = agentVersion
+        }
+    }
+
+    /// What /health reports about one device.
+    public struct DeviceStatus: Sendable, Equatable {
+        public var state: String
+        public var lastError: String?
+        public var lastSeen: UTCMilliseconds?
+    }
+
+    private let settings: Settings
+    private let plan: AgentPlan
+    private let store: AgentStore
+    private let link: MQTTLink
+    private let topics: Topics
+    private let logger: Logger
+    private let encoder = MessageEncoding.encoder()
+    private var balancer: RealTimeBalancer
+    private var readings: BalanceReadings
+    private var ledger: SettlementLedger
+    private var devices: [String: DeviceStatus] = [:]
+    private var lastSnapshotSave: UTCMilliseconds?
+    private var lastEnforcement: UTCMilliseconds?
+    private(set) public var outboxAlarm = false
+    private(set) public var lastBalance: HubBalance?
+
+    // Metrics.
+    private let cycleDuration: DurationHistogram
+    private let intervalsCommitted: Counter
+    private let outboxDepth: Gauge
+    private let outboxBytes: Gauge
+    private let outboxAlarmGauge: Gauge
+    private let devicesOffline: Gauge
+    private let samplesRejected: Counter
+
+    public init(settings: Settings, plan: AgentPlan, store: AgentStore, link: MQTTLink, registry: PrometheusCollectorRegistry,
+                logger: Logger, now: UTCMilliseconds) throws {
+        self.settings = settings
+        self.plan = plan
+        self.store = store
+        self.link = link
+        self.topics = Topics(hub: settings.hub)
+        self.logger = logger
+        balancer = try RealTimeBalancer(model: plan.model)
+        readings = balancer.makeReadings()
+        ledger = try Self.restoreLedger(model: plan.model, store: store, hub: settings.hub, now: now, logger: logger)
+        cycleDuration = registry.makeDurationHistogram(
+            name: "hubmeter_cycle_publish_duration_seconds",
+            buckets: [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(20), .milliseconds(50), .milliseconds(100), .milliseconds(500)],
+            help: "Time from the cycle start to the last publish of the cycle")
+        intervalsCommitted = registry.makeCounter(name: "hubmeter_intervals_committed_total", help: "Settlement records put in the outbox")
+        outboxDepth = registry.makeGauge(name: "hubmeter_outbox_messages", help: "Messages waiting in the outbox for a broker acknowledgement")
+        outboxBytes = registry.makeGauge(name: "hubmeter_outbox_bytes", help: "Bytes waiting in the outbox")
+        outboxAlarmGauge = registry.makeGauge(name: "hubmeter_outbox_over_limit", help: "1 when settlement records alone exceed the outbox limits (nothing is dropped)")
+        devicesOffline = registry.makeGauge(name: "hubmeter_devices_offline", help: "Devices that are not answering")
+        samplesRejected = registry.makeCounter(name: "hubmeter_samples_rejected_total", help: "Device samples the ledger did not accept (late or unknown)")
+        for device in plan.kinds.keys { devices[device] = DeviceStatus(state: "unknown") }
+    }
+
+    private static func restoreLedger(model: HubModel, store: AgentStore, hub: String, now: UTCMilliseconds, logger: Logger) throws -> SettlementLedger {
+        if let bytes = try store.loadSnapshot(hub: hub) {
+            do {
+                let snapshot = try MessageEncoding.decoder().decode(LedgerSnapshot.self, from: Data(bytes))
+                let ledger = try SettlementLedger(model: model, restoringFrom: snapshot)
+                logger.notice("resumed the open settlement interval", metadata: ["interval": "\(snapshot.openIntervalStart)"])
+                return ledger
+            } catch {
+                logger.error("the saved settlement state cannot be restored; starting a new interval (its records will be flagged)",
+                             metadata: ["error": "\(error)"])
+            }
+        }
+        return try SettlementLedger(model: model, startingAt: now)
+    }
+
+    // MARK: Input
+
+    /// Takes one device's snapshot from acquisition.
+    public func accept(_ snapshot: DeviceSnapshot, now: UTCMilliseconds) async {
+        guard let kind = plan.kinds[snapshot.device] else { return }
+        let isProductionMeter = plan.productionMeters.contains(snapshot.device)
+        let reading = Self.powerReading(snapshot, kind: kind, productionMeter: isProductionMeter, now: now)
+        readings.set(reading, for: DeviceID(snapshot.device))
+        if let sample = Self.sample(snapshot, kind: kind, productionMeter: isProductionMeter) {
+            if ledger.ingest(sample) != .accepted { samplesRejected.increment() }
+        }
+        await updateAvailability(snapshot, now: now)
+        await publishState(snapshot, now: now)
+    }
+
+    /// The power in the domain's sign convention for the device's role.
+    static func powerReading(_ snapshot: DeviceSnapshot, kind: DeviceKind, productionMeter: Bool, now: UTCMilliseconds) -> Reading {
+        let value: AcquiredValue?
+        var negate = false
+        switch kind {
+        case .gridMeter, .subMeter: value = snapshot.canonical[.gridPower]
+        case .battery: value = snapshot.canonical[.batteryPower]
+        case .pvInverter:
+            if let pv = snapshot.canonical[.pvPower] {
+                value = pv
+            } else if productionMeter, let grid = snapshot.canonical[.gridPower] {
+                // A meter on a production asset: what it exports is production.
+                value = grid
+                negate = true
+            } else {
+                value = nil
+            }
+        }
+        guard let value else { return .missing }
+        switch value.quality {
+        case .good:
+            guard let number = value.value, let at = value.acquiredAt else { return .missing }
+            return Reading(value: negate ? -number : number, quality: .measured, acquiredAt: at)
+        case .stale(let age):
+            guard let number = value.value, let at = value.acquiredAt else { return .missing }
+            return Reading(value: negate ? -number : number, quality: .stale(ageMs: age), acquiredAt: at)
+        case .missing, .error:
+            return Reading(value: 0, quality: .missing, acquiredAt: now)
+        }
+    }
+
+    /// A ledger sample from the good values of this cycle (stale values were read earlier and are not new).
+    static func sample(_ snapshot: DeviceSnapshot, kind: DeviceKind, productionMeter: Bool) -> DeviceSample? {
+        func good(_ quantity: CanonicalQuantity) -> AcquiredValue? {
+            guard let value = snapshot.canonical[quantity], value.quality == .good, value.value != nil else { return nil }
+            return value
+        }
+        var counters = CounterValues()
+        var power: AcquiredValue?
+        var negatePower = false
+        switch kind {
+        case .gridMeter:
+            power = good(.gridPower)
+            counters.gridImportWh = good(.gridImportEnergy)?.value
+            counters.gridExportWh = good(.gridExportEnergy)?.value
+        case .pvInverter:
+            power = good(.pvPower)
+            counters.pvProductionWh = good(.pvEnergy)?.value
+            if productionMeter {
+                if power == nil, let grid = good(.gridPower) {
+                    power = grid
+                    negatePower = true
+                }
+                if counters.pvProductionWh == nil { counters.pvProductionWh = good(.gridExportEnergy)?.value }
+            }
+        case .battery:
+            power = good(.batteryPower)
+            counters.batteryChargeWh = good(.batteryChargeEnergy)?.value
+            counters.batteryDischargeWh = good(.batteryDischargeEnergy)?.value
+        case .subMeter:
+            power = good(.gridPower)
+            counters.subMeteredWh = good(.gridImportEnergy)?.value
+        }
+        let at = power?.acquiredAt ?? snapshot.values.compactMap(\.acquiredAt).max()
+        guard let at, power != nil || counters != .none else { return nil }
+        return DeviceSample(device: DeviceID(snapshot.device), at: at,
+                            powerW: power?.value.map { negatePower ? -$0 : $0 }, counters: counters)
+    }
+
+    private func updateAvailability(_ snapshot: DeviceSnapshot, now: UTCMilliseconds) async {
+        let state = snapshot.health.state == .backingOff ? "offline" : "online"
+        var status = devices[snapshot.device] ?? DeviceStatus(state: "unknown")
+        if state == "online" { status.lastSeen = now }
+        status.lastError = snapshot.health.lastError
+        let changed = status.state != state
+        status.state = state
+        devices[snapshot.device] = status
+        devicesOffline.set(Int64(devices.values.filter { $0.state == "offline" }.count))
+        guard changed else { return }
+        let message = AvailabilityMessage(hub: settings.hub, device: snapshot.device, state: state,
+                                          reason: state == "offline" ? snapshot.health.lastError : nil, since: now.iso8601)
+        if let payload = try? encoder.encode(message) {
+            await link.publishRetained(MQTTMessage(topic: topics.deviceAvailability(snapshot.device), payload: Array(payload), qos: 1, retain: true))
+        }
+        if state == "offline" {
+            logger.warning("device offline", metadata: ["device": "\(snapshot.device)", "reason": "\(snapshot.health.lastError ?? "")"])
+        } else {
+            logger.notice("device online", metadata: ["device": "\(snapshot.device)"])
+        }
+    }
+
+    private func publishState(_ snapshot: DeviceSnapshot, now: UTCMilliseconds) async {
+        var points: [String: DeviceStateMessage.Point] = [:]
+        for value in snapshot.values {
+            var quality = "good", age: Int64?, error: String?
+            switch value.quality {
+            case .good: break
+            case .stale(let ageMs): quality = "stale"; age = ageMs
+            case .missing: quality = "missing"
+            case .error(let code, let message): quality = "error"; error = "\(code): \(message)"
+            }
+            let shownValue: Double? = quality == "good" || quality == "stale" ? value.value : nil
+            points[value.point] = DeviceStateMessage.Point(value: shownValue, text: value.text, unit: value.unit, quality: quality,
+                                                           ageMs: age, error: error, acquiredAt: value.acquiredAt?.iso8601)
+        }
+        var canonical: [String: String] = [:]
+        for (quantity, value) in snapshot.canonical { canonical[quantity.rawValue] = value.point }
+        let message = DeviceStateMessage(hub: settings.hub, device: snapshot.device, profile: snapshot.profile,
+                                         health: snapshot.health.state.rawValue, at: now.iso8601, points: points, canonical: canonical)
+        guard let payload = try? encoder.encode(message) else { return }
+        let topic = topics.deviceState(snapshot.device)
+        if settings.queueDeviceStates, await link.state != .connected {
+            try? store.enqueue(kind: .deviceState, topic: topic, payload: Array(payload), qos: 1, retain: false,
+                               now: UTCTimestamp(millisecondsSinceEpoch: now.rawValue))
+        } else {
+            await link.publishLive(MQTTMessage(topic: topic, payload: Array(payload)))
+        }
+    }
+
+    // MARK: Cycle
+
+    /// One cycle: balance, publish, settle. `cycleStart` is when the cycle began (monotonic).
+    public func tick(now: UTCMilliseconds, cycleStart: ContinuousClock.Instant) async {
+        balancer.compute(readings, now: now)
+        lastBalance = balancer.hub
+        if let payload = try? encoder.encode(HubBalanceMessage(hub: settings.hub, balance: balancer.hub)) {
+            await link.publishLive(MQTTMessage(topic: topics.balance, payload: Array(payload)))
+        }
+        for participant in plan.model.participants {
+            guard let balance = balancer.balance(of: participant.id) else { continue }
+            let message = ParticipantBalanceMessage(hub: settings.hub, participant: participant.id.rawValue, at: now.iso8601, balance: balance)
+            if let payload = try? encoder.encode(message) {
+                await link.publishLive(MQTTMessage(topic: topics.participantBalance(participant.id.rawValue), payload: Array(payload)))
+            }
+        }
+        cycleDuration.record(ContinuousClock.now - cycleStart)
+        await settle(now: now)
+    }
+
+    /// Closes due intervals, commits them with the ledger state, and keeps the outbox within its limits.
+    public func settle(now: UTCMilliseconds) async {
+        let records = ledger.advance(to: now)
+        let timestamp = UTCTimestamp(millisecondsSinceEpoch: now.rawValue)
+        let saveDue = lastSnapshotSave.map { now.milliseconds(since: $0) >= 5_000 } ?? true
+        if !records.isEmpty || saveDue {
+            do {
+                let snapshot = Array(try encoder.encode(ledger.snapshot()))
+                if records.isEmpty {
+                    try store.saveSnapshot(hub: settings.hub, snapshot: snapshot, now: timestamp)
+                } else {
+                    let committed = try store.commitIntervals(hub: settings.hub, recordIDs: records.map(\.id), topic: topics.interval,
+                                                              snapshot: snapshot, now: timestamp) { index, sequence, previous in
+                        try IntervalMessage.make(record: records[index], sequence: sequence, previousHash: previous,
+                                                 kpiDefinitions: KPIDefinitions.version, agentVersion: settings.agentVersion)
+                    }
+                    intervalsCommitted.increment(by: Int64(committed.count))
+                    for message in committed {
+                        logger.info("interval settled", metadata: ["record": "\(message.recordID)", "sequence": "\(message.sequence)"])
+                    }
+                    for record in records where !record.violations.isEmpty {
+                        logger.error("settlement record violates invariants", metadata: ["record": "\(record.id)", "violations": "\(record.violations)"])
+                    }
+                    await link.drain()
+                }
+                lastSnapshotSave = now
+            } catch {
+                logger.error("cannot store the settlement state", metadata: ["error": "\(error)"])
+            }
+        }
+        if lastEnforcement.map({ now.milliseconds(since: $0) >= 60_000 }) ?? true {
+            lastEnforcement = now
+            enforceOutboxLimits(now: timestamp)
+        }
+    }
+
+    private func enforceOutboxLimits(now: UTCTimestamp) {
+        do {
+            let result = try store.enforce(settings.outboxLimits, now: now)
+            if result.droppedDeviceStates > 0 {
+                logger.warning("outbox full: dropped the oldest device states", metadata: ["dropped": "\(result.droppedDeviceStates)"])
+            }
+            if result.overLimit != outboxAlarm {
+                outboxAlarm = result.overLimit
+                if result.overLimit {
+                    logger.critical("outbox over its limits with settlement records only; nothing is dropped, the broker must come back")
+                }
+            }
+            let statistics = try store.statistics()
+            outboxDepth.set(Int64(statistics.count.values.reduce(0, +)))
+            outboxBytes.set(Int64(statistics.bytes))
+            outboxAlarmGauge.set(Int64(outboxAlarm ? 1 : 0))
+        } catch {
+            logger.error("cannot check the outbox", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Saves the open interval now (on shutdown).
+    public func flush(now: UTCMilliseconds) async {
+        lastSnapshotSave = nil
+        await settle(now: now)
+    }
+
+    public var deviceStatus: [String: DeviceStatus] { devices }
+}

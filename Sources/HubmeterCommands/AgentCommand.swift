@@ -1,0 +1,31 @@
+import ArgumentParser
+import HubAgent
+import HubSupport
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// `hubmeter agent`: the hub agent daemon.
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Run the hub agent daemon: poll devices, balance every cycle, settle per quarter hour, publish over MQTT.",
+        discussion: "SIGHUP reloads the configuration (an invalid file keeps the running one); SIGTERM stops gracefully. Exit 78: invalid configuration."
+    )
+
+    @Option(help: "The agent configuration file.")
+    var config: String = "/etc/hubmeter/agent.yaml"
+
+    @Option(help: "Device data directory (profiles/, sunspec/models/), overriding the file's data_directory.")
+    var dataDirectory: String?
+
+    func run() async throws {
+        // A parent may have started us with signals blocked; SIGTERM and SIGHUP must reach us.
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, nil)
+        let status = await AgentDaemon.run(.init(configurationPath: config, dataDirectory: dataDirectory,
+                                                 environment: ProcessEnvironment.current, version: HubmeterVersion.current))
+        if status != .success { throw ExitCode(status.rawValue) }
+    }
+}
