@@ -100,6 +100,7 @@ let package = Package(
             dependencies: ["Acquisition", "DeviceProfiles", "ModbusIO", "HubDomain", "TestSupport", .product(name: "Logging", package: "swift-log")],
             exclude: ["Fixtures"]
         ),
+        .testTarget(name: "AgentEndToEndTests", dependencies: ["HubAgent", "ModbusIO", "MQTTIO", "HubSupport", "TestSupport"]),
         .testTarget(name: "MQTTIOTests", dependencies: ["MQTTIO", "HubSupport", "TestSupport"]),
         .testTarget(name: "HubSupportTests", dependencies: ["HubSupport", .product(name: "Logging", package: "swift-log")]),
     ],
