@@ -30,7 +30,7 @@ import Testing
                     asset: "field", kind: .pvInverter, productionWh: .measured(100),
                     ownership: [.init(participant: "a", share: 0.5), .init(participant: "c", share: 0.5)])
             ], book: &book)
-        #expect(record.id == "park:2026-03-01T10:00:00Z")
+        #expect(record.id == "park:2026-03-01T10:00:00.000Z")
         #expect(record.keyVersion == "pro-rata-consumption/1")
         #expect(record.violations.isEmpty)
         #expect(record.isComplete)

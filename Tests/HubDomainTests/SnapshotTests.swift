@@ -113,7 +113,7 @@ import Testing
             originBook: &book)
         let data = try JSONEncoder().encode(record)
         let text = try #require(String(data: data, encoding: .utf8))
-        #expect(text.contains("\"id\":\"park:2026-03-01T00:00:00Z\""))
+        #expect(text.contains("\"id\":\"park:2026-03-01T00:00:00.000Z\""))
         #expect(text.contains("static-shares-redistributed\\/1") || text.contains("static-shares-redistributed/1"))
         #expect(try JSONDecoder().decode(IntervalRecord.self, from: data) == record)
     }

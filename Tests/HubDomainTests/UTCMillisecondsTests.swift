@@ -5,9 +5,9 @@ import Testing
     @Test func formatsISO8601() {
         // 2026-03-01T10:15:00Z = 1_772_360_100 s (python datetime(..., tzinfo=utc).timestamp()).
         let time = UTCMilliseconds(epochSeconds: 1_772_360_100)
-        #expect(time.iso8601 == "2026-03-01T10:15:00Z")
-        #expect(UTCMilliseconds(epochSeconds: 951_825_600).iso8601 == "2000-02-29T12:00:00Z")
-        #expect(UTCMilliseconds(-1000).iso8601 == "1969-12-31T23:59:59Z")
+        #expect(time.iso8601 == "2026-03-01T10:15:00.000Z")
+        #expect(UTCMilliseconds(epochSeconds: 951_825_600).iso8601 == "2000-02-29T12:00:00.000Z")
+        #expect(UTCMilliseconds(-1000).iso8601 == "1969-12-31T23:59:59.000Z")
         #expect(UTCMilliseconds(1_772_360_100_123).iso8601 == "2026-03-01T10:15:00.123Z")
     }
 
@@ -31,7 +31,7 @@ import Testing
 
     @Test func recordIDsAreDeterministic() {
         let interval = SettlementInterval(containing: dayStart.plus(h: 10, m: 20))
-        #expect(interval.recordID(hub: "park-a") == "park-a:2026-03-01T10:15:00Z")
+        #expect(interval.recordID(hub: "park-a") == "park-a:2026-03-01T10:15:00.000Z")
         #expect(interval.next.start == dayStart.plus(h: 10, m: 30))
     }
 }

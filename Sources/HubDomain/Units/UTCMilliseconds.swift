@@ -66,17 +66,26 @@ public struct UTCMilliseconds: Sendable, Hashable, Comparable, Codable, CustomSt
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
     }
 
+    /// Decodes ISO-8601 text (the wire format) or, for older snapshots, epoch milliseconds.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        rawValue = try container.decode(Int64.self)
+        if let text = try? container.decode(String.self) {
+            guard let value = UTCMilliseconds(iso8601: text) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "'\(text)' is not YYYY-MM-DDTHH:MM:SS[.mmm]Z")
+            }
+            self = value
+        } else {
+            rawValue = try container.decode(Int64.self)
+        }
     }
 
+    /// Encodes as ISO-8601 with milliseconds, as every timestamp on the wire.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
+        try container.encode(iso8601)
     }
 
-    /// ISO-8601 in UTC, e.g. `2026-03-01T10:15:00Z`; milliseconds are shown only when not zero.
+    /// ISO-8601 in UTC with milliseconds, e.g. `2026-03-01T10:15:00.000Z`.
     public var iso8601: String {
         let seconds = Self.floorDiv(rawValue, 1000)
         let millis = Int(rawValue - seconds * 1000)
@@ -86,7 +95,7 @@ public struct UTCMilliseconds: Sendable, Hashable, Comparable, Codable, CustomSt
         var text = Self.pad(Int(year), 4) + "-" + Self.pad(month, 2) + "-" + Self.pad(day, 2)
         text += "T" + Self.pad(secondOfDay / 3600, 2) + ":" + Self.pad(secondOfDay / 60 % 60, 2)
         text += ":" + Self.pad(secondOfDay % 60, 2)
-        if millis != 0 { text += "." + Self.pad(millis, 3) }
+        text += "." + Self.pad(millis, 3)
         return text + "Z"
     }
 
