@@ -10,7 +10,7 @@ want_test=false
 
 packages=(pkg-config libmodbus-dev libmosquitto-dev mosquitto mosquitto-clients libsqlite3-dev libssl-dev)
 if $want_test; then
-  packages+=(python3 python3-pymodbus socat systemd)
+  packages+=(python3 python3-pymodbus python3-jsonschema socat systemd)
 fi
 
 missing=()

@@ -121,6 +121,14 @@ import TestSupport
         #expect((alpha["allocationPower"] as? [String: Any])?["value"] as? Double == 1500)
         #expect((alpha["residualImportPower"] as? [String: Any])?["value"] as? Double == 500)
 
+        // Every message type validates against its v1 schema (independent Python validator).
+        for (topic, schema) in [("hubmeter/v1/test-hub/status", "status"), ("hubmeter/v1/test-hub/balance", "hub-balance"),
+                                ("hubmeter/v1/test-hub/participant/alpha/balance", "participant-balance"),
+                                ("hubmeter/v1/test-hub/device/alpha-grid/state", "device-state")] {
+            let message = try #require(inbox.last(topic))
+            try validateMessages([message.payload], schema: schema)
+        }
+
         // Health and metrics on the loopback port.
         let health = try httpGet(port: httpPort, path: "/health")
         #expect(health.status == 200, "\(health.body)")
@@ -135,6 +143,8 @@ import TestSupport
         try await Self.waitUntil("beta offline") {
             inbox.json("hubmeter/v1/test-hub/device/beta-grid/availability")?["state"] as? String == "offline"
         }
+        try validateMessages([try #require(inbox.last("hubmeter/v1/test-hub/device/beta-grid/availability")).payload], schema: "availability")
+        try validateMessages([try #require(inbox.last("hubmeter/v1/test-hub/device/beta-grid/state")).payload], schema: "device-state")
         let availability = try Self.retained(broker: broker, topic: "hubmeter/v1/test-hub/device/beta-grid/availability")
         #expect(availability.hasPrefix("1 {"))
         #expect(availability.contains("\"state\":\"offline\""))

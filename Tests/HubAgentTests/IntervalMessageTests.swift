@@ -3,6 +3,7 @@ import HubAgent
 import HubDomain
 import HubSupport
 import Testing
+import TestSupport
 
 @Suite struct IntervalMessageTests {
     @Test func recordsFromTheLedgerAreCompleteAndPlausible() throws {
@@ -31,6 +32,24 @@ import Testing
         #expect(object["recordID"] as? String == record.id)
         #expect(record.id.hasPrefix("test-hub:2026-03-01T00:00:00"))
         #expect(object["kpiDefinitions"] as? String == "hubmeter-kpi/1")
+    }
+
+    @Test func messagesValidateAgainstTheIntervalSchema() throws {
+        let records = try RecordFixtures.records(count: 3)
+        var previous = IntervalMessage.genesisHash
+        var payloads: [[UInt8]] = []
+        for (index, record) in records.enumerated() {
+            let message = try IntervalMessage.make(record: record, sequence: Int64(index + 1), previousHash: previous,
+                                                   kpiDefinitions: KPIDefinitions.version, agentVersion: "0.1.0")
+            previous = message.hash
+            payloads.append(message.payload)
+        }
+        let report = try validateMessages(payloads, schema: "interval")
+        #expect(report.contains("3 validated, 0 errors"))
+        // The validator is not a rubber stamp: a broken envelope fails.
+        var broken = String(decoding: payloads[0], as: UTF8.self)
+        broken = broken.replacingOccurrences(of: "\"sequence\":1}", with: "\"sequence\":0}")
+        #expect(throws: TestSupportError.self) { try validateMessages([Array(broken.utf8)], schema: "interval") }
     }
 
     @Test func hashIsTheDocumentedFormula() throws {

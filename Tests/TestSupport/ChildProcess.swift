@@ -236,3 +236,20 @@ public func httpGet(port: Int, path: String, host: String = "127.0.0.1") throws 
     }
     return (status, String(text[headerEnd.upperBound...]))
 }
+
+/// Validates messages against a v1 JSON Schema with the independent Python validator
+/// (Tests/Peers/validate_messages.py); returns its report, throws when a message is invalid.
+@discardableResult
+public func validateMessages(_ payloads: [[UInt8]], schema: String) throws -> String {
+    let directory = try RepositoryPaths.makeTemporaryDirectory("schema-\(schema)")
+    var files: [String] = []
+    for (index, payload) in payloads.enumerated() {
+        let file = directory + "/\(index).json"
+        try Data(payload).write(to: URL(fileURLWithPath: file))
+        files.append(file)
+    }
+    let result = try runCommand(RepositoryPaths.systemPython, [RepositoryPaths.path("Tests/Peers/validate_messages.py"),
+                                                               RepositoryPaths.path("Config/schemas/v1"), schema] + files)
+    guard result.status == 0 else { throw TestSupportError("schema \(schema): \(result.stdout)\(result.stderr)") }
+    return result.stdout
+}
