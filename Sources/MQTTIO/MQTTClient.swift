@@ -1,15 +1,22 @@
 import CMosquitto
 import HubSupport
+import Foundation
 import Synchronization
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 
 /// Initialises libmosquitto exactly once per process (a global `let` runs its initializer once, thread-safely).
 private let libraryInitialization: Int32 = mosquitto_lib_init()
 
 /// An MQTT client on libmosquitto in threaded mode.
 ///
-/// libmosquitto's own network thread handles keepalive and automatic reconnection with backoff.
-/// Its callbacks reach this object through the user-data pointer (no global registry), copy what
-/// they receive, and hand it on as `events`. Publishing works from any thread.
+/// One dedicated network thread per client runs `mosquitto_loop` and reconnects with exponential
+/// backoff. We do not use `mosquitto_loop_start`: its thread (`mosquitto_loop_forever`) exits for
+/// good on a TLS, DNS or authentication error, so a gateway with a wrong CA file or a DNS outage
+/// at boot would never connect again. Callbacks reach this object through the user-data pointer
+/// (no global registry), copy what they receive, and hand it on as `events`. Publishing works from
+/// any thread (`mosquitto_threaded_set`).
 public final class MQTTClient: Sendable {
     public struct Options: Sendable {
         public enum ProtocolVersion: Sendable { case v5, v311 }
@@ -64,9 +71,11 @@ public final class MQTTClient: Sendable {
     private let state = Mutex(LifecycleState())
 
     private struct LifecycleState: ~Copyable {
-        var loopStarted = false
+        var started = false
         var stopped = false
     }
+
+    private let loopFinished = DispatchSemaphore(value: 0)
 
     public init(options: Options) throws(MQTTError) {
         try MQTTError.check(libraryInitialization, "initialise libmosquitto")
@@ -93,6 +102,7 @@ public final class MQTTClient: Sendable {
     private var mosq: OpaquePointer { handle.pointer }
 
     private func configure() throws(MQTTError) {
+        try MQTTError.check(mosquitto_threaded_set(mosq, true), "enable thread safety")
         let version = options.protocolVersion == .v5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311
         try MQTTError.check(mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, version), "set protocol version")
         if let username = options.username {
@@ -131,6 +141,7 @@ public final class MQTTClient: Sendable {
                         mosquitto_subscribe_v5(mosq, nil, pattern, Int32(qos), 0, nil)
                     }
                 }
+                box.connectedFlag.withLock { $0 = true }
                 box.continuation.yield(.connected(sessionPresent: sessionPresent))
             } else {
                 box.continuation.yield(.connectionRefused(reason: reason, text: MQTTError.reasonText(reason)))
@@ -139,6 +150,7 @@ public final class MQTTClient: Sendable {
         mosquitto_disconnect_v5_callback_set(mosq) { _, object, reason, _ in
             guard let box = CallbackBox.from(object) else { return }
             let text = reason == 0 ? "disconnected on request" : String(cString: mosquitto_strerror(reason))
+            box.disconnectedFlag.withLock { $0 = true }
             box.continuation.yield(.disconnected(reason: reason, text: text))
         }
         mosquitto_publish_v5_callback_set(mosq) { _, object, messageID, reason, _ in
@@ -164,21 +176,26 @@ public final class MQTTClient: Sendable {
         }
     }
 
-    /// Starts the network thread, then connects asynchronously. The thread keeps reconnecting
-    /// with backoff, so this succeeds even while the broker is down (connection is reported in `events`).
+    /// Starts the network thread, which connects and keeps reconnecting with backoff; this
+    /// succeeds even while the broker is down (the connection is reported in `events`).
     public func start(host: String, port: Int) throws(MQTTError) {
-        // loop_start must come before connect_async: in the other order a broker that is down at
-        // start-up makes connect fail with MOSQ_ERR_ERRNO and no retry ever happens.
-        let needsLoop = state.withLock { state -> Bool in
-            defer { state.loopStarted = true }
-            return !state.loopStarted
+        let first = state.withLock { state -> Bool in
+            defer { state.started = true }
+            return !state.started && !state.stopped
         }
-        if needsLoop {
-            try MQTTError.check(mosquitto_loop_start(mosq), "start network thread")
-        }
+        guard first else { return }
         let keepalive = Int32(clamping: options.keepalive.components.seconds)
-        try MQTTError.check(mosquitto_connect_async(mosq, host, Int32(port), keepalive), "connect to \(host):\(port)")
+        let handle = handle, box = box, initialDelay = options.reconnectDelay, maxDelay = options.reconnectDelayMax
+        let stoppedFlag = StoppedFlag(self)
+        let finished = loopFinished
+        Thread.detachNewThread {
+            NetworkLoop(handle: handle, box: box, host: host, port: port, keepalive: keepalive,
+                        initialDelay: initialDelay, maxDelay: maxDelay, stopped: stoppedFlag).run()
+            finished.signal()
+        }
     }
+
+    fileprivate var isStopped: Bool { state.withLock { $0.stopped } }
 
     /// Publishes a message; returns its message id (matched later by `.published`).
     /// Fails with MOSQ_ERR_NO_CONN while disconnected: libmosquitto keeps no offline queue.
@@ -205,12 +222,12 @@ public final class MQTTClient: Sendable {
     public func stop() {
         let wasRunning = state.withLock { state -> Bool in
             defer { state.stopped = true }
-            return !state.stopped && state.loopStarted
+            return !state.stopped && state.started
         }
         if wasRunning {
             mosquitto_disconnect_v5(mosq, 0, nil)
-            // Joins the network thread; after this no callback can run, so `box` may be released in deinit.
-            mosquitto_loop_stop(mosq, false)
+            // Waits for the network thread; after this no callback can run, so `box` may be released in deinit.
+            loopFinished.wait()
         }
         box.takeUnretainedValue().continuation.finish()
     }
@@ -237,6 +254,82 @@ public struct MQTTMessage: Sendable, Equatable {
     public var text: String? { String(validating: payload, as: UTF8.self) }
 }
 
+/// Lets the network thread see that the client stopped, without keeping the client alive.
+private struct StoppedFlag: Sendable {
+    weak var client: MQTTClient?
+    init(_ client: MQTTClient) { self.client = client }
+    var isStopped: Bool { client?.isStopped ?? true }
+}
+
+/// The client's network thread: connect, loop, and on any failure wait (exponential backoff,
+/// reset after a successful connection) and reconnect, until the client stops.
+private struct NetworkLoop {
+    let handle: Handle
+    let box: Unmanaged<CallbackBox>
+    let host: String
+    let port: Int
+    let keepalive: Int32
+    let initialDelay: Duration
+    let maxDelay: Duration
+    let stopped: StoppedFlag
+
+    func run() {
+        var delay = initialDelay
+        var firstAttempt = true
+        while !stopped.isStopped {
+            let rc = firstAttempt
+                ? mosquitto_connect(handle.pointer, host, Int32(port), keepalive)
+                : mosquitto_reconnect(handle.pointer)
+            firstAttempt = false
+            if rc == MOSQ_ERR_SUCCESS.rawValue {
+                var loopResult = MOSQ_ERR_SUCCESS.rawValue
+                while !stopped.isStopped && loopResult == MOSQ_ERR_SUCCESS.rawValue {
+                    loopResult = mosquitto_loop(handle.pointer, 200, 1)
+                    if box.takeUnretainedValue().connectedSinceLastCheck() { delay = initialDelay }
+                }
+                if stopped.isStopped {
+                    // Let the DISCONNECT go out.
+                    _ = mosquitto_loop(handle.pointer, 100, 1)
+                    return
+                }
+                // A lost connection was already reported by the disconnect callback.
+                if !box.takeUnretainedValue().disconnectedSinceLastCheck() { report(loopResult) }
+            } else {
+                report(rc)
+            }
+            sleep(delay)
+            delay = min(delay * 2, maxDelay)
+        }
+    }
+
+    /// Failures that come without a libmosquitto callback (TLS, DNS, refused TCP) become events.
+    private func report(_ rc: Int32) {
+        let errnoValue = rc == MOSQ_ERR_ERRNO.rawValue ? hubmeter_mosq_errno() : 0
+        let error = MQTTError(.library(rc), operation: "connect to \(host):\(port)", errnoValue: errnoValue,
+                              detail: errnoValue != 0 ? Self.errnoText(errnoValue) : "")
+        box.takeUnretainedValue().continuation.yield(.disconnected(reason: rc, text: error.description))
+    }
+
+    private static func errnoText(_ value: Int32) -> String {
+        switch value {
+        case ECONNREFUSED: "connection refused"
+        case ETIMEDOUT: "timed out"
+        case EHOSTUNREACH: "host unreachable"
+        case ENETUNREACH: "network unreachable"
+        case ECONNRESET: "connection reset"
+        default: "errno \(value)"
+        }
+    }
+
+    /// Sleeps in short steps so that stop() is not held up by a long backoff.
+    private func sleep(_ duration: Duration) {
+        let deadline = ContinuousClock.now + duration
+        while !stopped.isStopped && ContinuousClock.now < deadline {
+            usleep(50_000)
+        }
+    }
+}
+
 /// Owns the `struct mosquitto *`.
 private final class Handle: Sendable {
     nonisolated(unsafe) let pointer: OpaquePointer
@@ -251,6 +344,25 @@ private final class CallbackBox: Sendable {
     let continuation: AsyncStream<MQTTClient.Event>.Continuation
     /// Pattern → QoS, restored on reconnects without a session.
     let subscriptions = Mutex<[String: Int]>([:])
+    /// Set by the CONNACK callback; read (and cleared) by the network loop to reset its backoff.
+    let connectedFlag = Mutex(false)
+
+    /// Set by the disconnect callback, so the network loop does not report the same loss twice.
+    let disconnectedFlag = Mutex(false)
+
+    func disconnectedSinceLastCheck() -> Bool {
+        disconnectedFlag.withLock { value in
+            defer { value = false }
+            return value
+        }
+    }
+
+    func connectedSinceLastCheck() -> Bool {
+        connectedFlag.withLock { value in
+            defer { value = false }
+            return value
+        }
+    }
 
     init(continuation: AsyncStream<MQTTClient.Event>.Continuation) {
         self.continuation = continuation

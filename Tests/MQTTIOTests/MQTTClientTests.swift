@@ -1,6 +1,7 @@
 import Foundation
 import HubSupport
 import MQTTIO
+import Synchronization
 import Testing
 import TestSupport
 
@@ -11,7 +12,7 @@ import TestSupport
         defer { broker.stop() }
         let client = try MQTTClient(options: .init(clientID: "test-roundtrip"))
         defer { client.stop() }
-        var events = client.events.makeAsyncIterator()
+        var events = EventRecorder(client)
         try client.start(host: "127.0.0.1", port: broker.port)
         let sessionPresent = try await EventWaiter.first(&events) { event -> Bool? in
             if case .connected(let present) = event { return present }
@@ -52,7 +53,7 @@ import TestSupport
         options.reconnectDelayMax = .seconds(1)
         let client = try MQTTClient(options: options)
         defer { client.stop() }
-        var events = client.events.makeAsyncIterator()
+        var events = EventRecorder(client)
         // loop_start before connect_async: this must not fail although nothing listens yet.
         try client.start(host: "127.0.0.1", port: broker.port)
         try await Task.sleep(for: .milliseconds(1500))
@@ -97,7 +98,7 @@ import TestSupport
         wrong.password = Secret("battery staple", origin: "test")
         let refusedClient = try MQTTClient(options: wrong)
         defer { refusedClient.stop() }
-        var refusedEvents = refusedClient.events.makeAsyncIterator()
+        var refusedEvents = EventRecorder(refusedClient)
         try refusedClient.start(host: "127.0.0.1", port: broker.port)
         let reason = try await EventWaiter.first(&refusedEvents) { event -> String? in
             if case .connectionRefused(_, let text) = event { return text }
@@ -110,7 +111,7 @@ import TestSupport
         right.password = Secret("correct horse", origin: "test")
         let client = try MQTTClient(options: right)
         defer { client.stop() }
-        var events = client.events.makeAsyncIterator()
+        var events = EventRecorder(client)
         try client.start(host: "127.0.0.1", port: broker.port)
         let connected = try await EventWaiter.first(&events) { event -> Bool? in
             if case .connected = event { return true }
@@ -124,7 +125,7 @@ import TestSupport
         defer { broker.stop() }
         let watcher = try MQTTClient(options: .init(clientID: "test-watcher"))
         defer { watcher.stop() }
-        var watcherEvents = watcher.events.makeAsyncIterator()
+        var watcherEvents = EventRecorder(watcher)
         try watcher.start(host: "127.0.0.1", port: broker.port)
         _ = try await EventWaiter.first(&watcherEvents) { event -> Bool? in
             if case .connected = event { return true }
@@ -157,7 +158,7 @@ import TestSupport
         options.reconnectDelayMax = .seconds(1)
         let subscriber = try MQTTClient(options: options)
         defer { subscriber.stop() }
-        var events = subscriber.events.makeAsyncIterator()
+        var events = EventRecorder(subscriber)
         try subscriber.start(host: "127.0.0.1", port: broker.port)
         _ = try await EventWaiter.first(&events) { event -> Bool? in
             if case .connected = event { return true }
@@ -189,6 +190,45 @@ import TestSupport
         #expect(message.text == "again")
     }
 
+    @Test func tlsWithTheRightCAConnectsAndAWrongCAIsRefusedClearly() async throws {
+        let certificates = try TestCertificates(name: "hub-ca")
+        let stranger = try TestCertificates(name: "other-ca")
+        let broker = try await MosquittoBroker(extraConfiguration: certificates.brokerConfiguration)
+        defer { broker.stop() }
+
+        var good = MQTTClient.Options(clientID: "test-tls-good")
+        good.tls = .init(caFile: certificates.caFile)
+        let client = try MQTTClient(options: good)
+        defer { client.stop() }
+        var events = EventRecorder(client)
+        try client.start(host: "127.0.0.1", port: broker.port)
+        _ = try await EventWaiter.first(&events) { event -> Bool? in
+            if case .connected = event { return true }
+            return nil
+        }
+
+        var wrong = MQTTClient.Options(clientID: "test-tls-wrong")
+        wrong.tls = .init(caFile: stranger.caFile)
+        wrong.reconnectDelayMax = .seconds(1)
+        let refused = try MQTTClient(options: wrong)
+        defer { refused.stop() }
+        var refusedEvents = EventRecorder(refused)
+        try refused.start(host: "127.0.0.1", port: broker.port)
+        // libmosquitto reports the verification failure through its log; it never connects.
+        let logLine = try await EventWaiter.first(&refusedEvents) { event -> String? in
+            if case .connected = event { return "connected" }
+            if case .log(_, let text) = event, text.contains("certificate verify failed") { return text }
+            return nil
+        }
+        #expect(logLine.contains("certificate verify failed"))
+        // And it keeps trying (with backoff) instead of giving up.
+        let retry = try await EventWaiter.first(&refusedEvents, timeout: .seconds(10)) { event -> String? in
+            if case .log(_, let text) = event, text.contains("certificate verify failed") { return text }
+            return nil
+        }
+        #expect(retry.contains("certificate verify failed"))
+    }
+
     @Test func optionsAreValidatedByTheLibrary() throws {
         var options = MQTTClient.Options(clientID: "test-tls")
         options.tls = .init(caFile: "/nonexistent/ca.pem")
@@ -197,14 +237,47 @@ import TestSupport
     }
 }
 
-/// Reads events until one matches, with a deadline, without losing the iterator's position.
+/// Records a client's events as they arrive, so that a test can wait for one with a real deadline.
+final class EventRecorder: Sendable {
+    private final class Storage: Sendable {
+        let events = Mutex<[MQTTClient.Event]>([])
+    }
+
+    private let storage = Storage()
+    private let cursor = Mutex(0)
+    private let task: Task<Void, Never>
+
+    init(_ client: MQTTClient) {
+        let storage = self.storage
+        task = Task {
+            for await event in client.events { storage.events.withLock { $0.append(event) } }
+        }
+    }
+
+    deinit { task.cancel() }
+
+    /// The next unseen event, or nil.
+    func next() -> MQTTClient.Event? {
+        cursor.withLock { index in
+            storage.events.withLock { list in
+                guard index < list.count else { return nil }
+                defer { index += 1 }
+                return list[index]
+            }
+        }
+    }
+}
+
+/// Waits for the first unseen event that matches, failing after the deadline instead of hanging.
 enum EventWaiter {
-    static func first<T>(_ events: inout AsyncStream<MQTTClient.Event>.Iterator, timeout: Duration = .seconds(10),
+    static func first<T>(_ events: inout EventRecorder, timeout: Duration = .seconds(10),
                          _ match: (MQTTClient.Event) -> T?) async throws -> T {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            guard let event = await events.next() else { break }
-            if let value = match(event) { return value }
+            while let event = events.next() {
+                if let value = match(event) { return value }
+            }
+            try await Task.sleep(for: .milliseconds(10))
         }
         throw TestSupportError("no matching MQTT event within \(timeout)")
     }

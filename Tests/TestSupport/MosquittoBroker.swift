@@ -41,3 +41,43 @@ public final class MosquittoBroker: @unchecked Sendable {
 
     deinit { stop() }
 }
+
+/// A throwaway certificate authority and a server certificate for 127.0.0.1, made with openssl.
+public struct TestCertificates: Sendable {
+    public let directory: String
+    public var caFile: String { directory + "/ca.pem" }
+    public var serverCertificate: String { directory + "/server.pem" }
+    public var serverKey: String { directory + "/server.key" }
+
+    public init(name: String = "hubmeter-test") throws {
+        directory = try RepositoryPaths.makeTemporaryDirectory("certs-\(name)")
+        let openssl = "/usr/bin/openssl"
+        let steps: [[String]] = [
+            ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=\(name) CA",
+             "-keyout", directory + "/ca.key", "-out", directory + "/ca.pem"],
+            ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", directory + "/server.key",
+             "-out", directory + "/server.csr"],
+            ["x509", "-req", "-in", directory + "/server.csr", "-CA", directory + "/ca.pem", "-CAkey", directory + "/ca.key",
+             "-CAcreateserial", "-days", "2", "-out", directory + "/server.pem",
+             "-extfile", try Self.extensions(directory)],
+        ]
+        for step in steps {
+            let result = try runCommand(openssl, step)
+            guard result.status == 0 else { throw TestSupportError("openssl \(step[0]) failed: \(result.stderr)") }
+        }
+        // mosquitto drops to its own user when started as root: it must read the key.
+        for file in ["server.key", "server.pem", "ca.pem"] { chmod(directory + "/" + file, 0o644) }
+        chmod(directory, 0o755)
+    }
+
+    private static func extensions(_ directory: String) throws -> String {
+        let path = directory + "/server.ext"
+        try "subjectAltName=IP:127.0.0.1,DNS:localhost\n".write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// The mosquitto listener settings for this certificate.
+    public var brokerConfiguration: String {
+        "cafile \(caFile)\ncertfile \(serverCertificate)\nkeyfile \(serverKey)\nallow_anonymous true\n"
+    }
+}
