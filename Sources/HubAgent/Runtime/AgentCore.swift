@@ -46,6 +46,13 @@ public actor AgentCore {
     private var ledger: SettlementLedger
     private var devices: [String: DeviceStatus] = [:]
     private var lastSnapshotSave: UTCMilliseconds?
+    /// The cycle (wall-clock multiple of the cycle time) whose snapshots are being collected.
+    private var collectingCycle: Int64 = -1
+    private var snapshotsInCycle: Set<String> = []
+    /// The last cycle that was balanced, so the fallback ticker never balances a cycle twice.
+    private var lastBalancedCycle: Int64 = -1
+    /// Wall-clock time of the last balance, for the watchdog.
+    private(set) public var lastBalanceAt: ContinuousClock.Instant = .now
     private var lastEnforcement: UTCMilliseconds?
     private(set) public var outboxAlarm = false
     private(set) public var lastBalance: HubBalance?
@@ -59,8 +66,12 @@ public actor AgentCore {
     private let devicesOffline: Gauge
     private let samplesRejected: Counter
 
+    private let clock: any UTCClock
+
     public init(settings: Settings, plan: AgentPlan, store: AgentStore, link: MQTTLink, registry: PrometheusCollectorRegistry,
-                logger: Logger, now: UTCMilliseconds) throws {
+                logger: Logger, clock: any UTCClock) throws {
+        let now = clock.now
+        self.clock = clock
         self.settings = settings
         self.plan = plan
         self.store = store
@@ -100,9 +111,16 @@ public actor AgentCore {
 
     // MARK: Input
 
-    /// Takes one device's snapshot from acquisition.
+    /// Takes one device's snapshot from acquisition; when every device has reported for this
+    /// cycle, balances at once (the cycle's "last publish" is then as early as it can be).
     public func accept(_ snapshot: DeviceSnapshot, now: UTCMilliseconds) async {
         guard let kind = plan.kinds[snapshot.device] else { return }
+        let cycle = Self.cycleIndex(now, cycleMilliseconds: cycleMilliseconds)
+        if cycle != collectingCycle {
+            collectingCycle = cycle
+            snapshotsInCycle.removeAll(keepingCapacity: true)
+        }
+        snapshotsInCycle.insert(snapshot.device)
         let isProductionMeter = plan.productionMeters.contains(snapshot.device)
         let reading = Self.powerReading(snapshot, kind: kind, productionMeter: isProductionMeter, now: now)
         readings.set(reading, for: DeviceID(snapshot.device))
@@ -111,6 +129,29 @@ public actor AgentCore {
         }
         await updateAvailability(snapshot, now: now)
         await publishState(snapshot, now: now)
+        if snapshotsInCycle.count == plan.kinds.count {
+            await balance(cycle: cycle, now: now)
+        }
+    }
+
+    var cycleMilliseconds: Int64 {
+        max(1, settings.cycle.components.seconds * 1000 + settings.cycle.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    static func cycleIndex(_ time: UTCMilliseconds, cycleMilliseconds: Int64) -> Int64 {
+        time.rawValue / cycleMilliseconds
+    }
+
+    /// The fallback: balances the current cycle if some device has not reported by now
+    /// (called late in each cycle). Does nothing when the cycle was balanced already.
+    public func balanceIfDue(now: UTCMilliseconds) async {
+        await balance(cycle: Self.cycleIndex(now, cycleMilliseconds: cycleMilliseconds), now: now)
+    }
+
+    private func balance(cycle: Int64, now: UTCMilliseconds) async {
+        guard cycle > lastBalancedCycle else { return }
+        lastBalancedCycle = cycle
+        await tick(now: now, cycleStart: UTCMilliseconds(cycle * cycleMilliseconds))
     }
 
     /// The power in the domain's sign convention for the device's role.
@@ -234,8 +275,8 @@ public actor AgentCore {
 
     // MARK: Cycle
 
-    /// One cycle: balance, publish, settle. `cycleStart` is when the cycle began (monotonic).
-    public func tick(now: UTCMilliseconds, cycleStart: ContinuousClock.Instant) async {
+    /// One cycle: balance, publish, settle. `cycleStart` is the cycle's wall-clock start.
+    func tick(now: UTCMilliseconds, cycleStart: UTCMilliseconds) async {
         balancer.compute(readings, now: now)
         lastBalance = balancer.hub
         if let payload = try? encoder.encode(HubBalanceMessage(hub: settings.hub, balance: balancer.hub)) {
@@ -248,7 +289,9 @@ public actor AgentCore {
                 await link.publishLive(MQTTMessage(topic: topics.participantBalance(participant.id.rawValue), payload: Array(payload)))
             }
         }
-        cycleDuration.record(ContinuousClock.now - cycleStart)
+        // From the cycle's start on the wall clock to the last publish of the cycle.
+        cycleDuration.record(.milliseconds(max(0, clock.now.milliseconds(since: cycleStart))))
+        lastBalanceAt = .now
         await settle(now: now)
     }
 

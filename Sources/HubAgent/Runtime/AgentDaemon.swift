@@ -98,7 +98,7 @@ public enum AgentDaemon {
                             queueDeviceStates: configuration.outbox.queueDeviceStates,
                             outboxLimits: .init(maxBytes: configuration.outbox.maxBytes, maxAge: configuration.outbox.maxAge),
                             agentVersion: options.version),
-            plan: plan, store: store, link: link, registry: registry, logger: loggers.logger("balance"), now: clock.now)
+            plan: plan, store: store, link: link, registry: registry, logger: loggers.logger("balance"), clock: clock)
 
         let httpServer: LoopbackHTTPServer? = try configuration.http.map { address in
             do {
@@ -113,7 +113,6 @@ public enum AgentDaemon {
 
         let (snapshots, snapshotInput) = AsyncStream<DeviceSnapshot>.makeStream(bufferingPolicy: .bufferingNewest(4096))
         let reloadRequested = Mutex(false)
-        let lastTick = Mutex(ContinuousClock.now)
         let cycleMilliseconds = milliseconds(configuration.polling.cycle)
 
         let services: [any Service] = [
@@ -145,16 +144,15 @@ public enum AgentDaemon {
                 snapshotInput.finish()
             },
             ClosureService(name: "cycle") {
-                // Balance at the middle of each cycle, when this cycle's reads are in.
+                // The balance runs as soon as every device reported (see AgentCore.accept); this
+                // fallback runs it at 80 % of the cycle when a device is slow or silent.
                 try? await cancelWhenGracefulShutdown {
                     while !Task.isCancelled {
                         let now = clock.now.rawValue
-                        let next = (now / cycleMilliseconds) * cycleMilliseconds + cycleMilliseconds / 2
+                        let next = (now / cycleMilliseconds) * cycleMilliseconds + cycleMilliseconds * 4 / 5
                         let wait = next > now ? next - now : next + cycleMilliseconds - now
                         try await Task.sleep(for: .milliseconds(wait))
-                        let start = ContinuousClock.now
-                        await core.tick(now: clock.now, cycleStart: start)
-                        lastTick.withLock { $0 = start }
+                        await core.balanceIfDue(now: clock.now)
                     }
                 }
                 // Persist the open interval so that a restart resumes it.
@@ -167,7 +165,7 @@ public enum AgentDaemon {
                     while !Task.isCancelled {
                         try await Task.sleep(for: interval)
                         // Only pet the watchdog while cycles still run: a stuck agent gets restarted.
-                        let age = ContinuousClock.now - lastTick.withLock { $0 }
+                        let age = ContinuousClock.now - (await core.lastBalanceAt)
                         if age < max(interval * 2, configuration.polling.cycle * 5) { notifier.watchdog() }
                     }
                 }
