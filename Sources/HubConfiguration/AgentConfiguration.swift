@@ -15,6 +15,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// Device data: `profiles/` and `sunspec/models/` (installed to /usr/local/share/hubmeter).
     public var dataDirectory: String
     public var logging: LoggingSettings
+    /// Home Assistant MQTT discovery prefix (`homeassistant`), nil when discovery is off.
+    public var homeAssistantPrefix: String?
 
     /// Reads and validates an agent configuration file. Every error names the file, key path and line.
     ///
@@ -30,7 +32,7 @@ public struct AgentConfiguration: Sendable, Equatable {
 
     static func read(_ document: ConfigDocument, environment: SecretEnvironment, profiles: Set<String>?) throws(ConfigError) -> AgentConfiguration {
         let root = try document.root.mapping(keys: ["hub", "buses", "polling", "mqtt", "outbox", "state_directory", "http",
-                                                    "profile_directories", "data_directory", "logging"])
+                                                    "profile_directories", "data_directory", "logging", "home_assistant"])
         let (hub, deviceReferences) = try HubSettings.read(root.required("hub", expecting: "the hub with its participants"))
         let buses = try root.required("buses", expecting: "a list of Modbus buses").sequence().map { node throws(ConfigError) in
             try BusSettings.read(node)
@@ -71,7 +73,18 @@ public struct AgentConfiguration: Sendable, Equatable {
                 try node.sequence().map { node throws(ConfigError) in try absolutePath(node) }
             },
             dataDirectory: try root.value("data_directory", default: "/usr/local/share/hubmeter") { node throws(ConfigError) in try absolutePath(node) },
-            logging: try LoggingSettings.read(root.optional("logging"))
+            logging: try LoggingSettings.read(root.optional("logging")),
+            homeAssistantPrefix: try root.optional("home_assistant").flatMap { node throws(ConfigError) -> String? in
+                let map = try node.mapping(keys: ["enabled", "discovery_prefix"])
+                guard try map.value("enabled", default: true, { node throws(ConfigError) in try node.bool() }) else { return nil }
+                return try map.value("discovery_prefix", default: "homeassistant") { node throws(ConfigError) in
+                    let prefix = try node.string()
+                    guard !prefix.contains("+"), !prefix.contains("#"), !prefix.hasSuffix("/") else {
+                        throw node.error(.invalidValue, "'\(prefix)' is not a topic prefix; expected plain topic levels such as homeassistant")
+                    }
+                    return prefix
+                }
+            }
         )
     }
 }

@@ -60,6 +60,7 @@ import TestSupport
         data_directory: \(RepositoryPaths.path("Config"))
         http: { listen: "127.0.0.1:\(httpPort)" }
         logging: { level: debug, format: plain }
+        home_assistant: { discovery_prefix: homeassistant }
         """
     }
 
@@ -83,6 +84,7 @@ import TestSupport
         defer { events.cancel() }
         try subscriber.start(host: "127.0.0.1", port: broker.port)
         try await Self.waitUntil("subscribed") { (try? subscriber.subscribe("hubmeter/v1/test-hub/#", qos: 1)) != nil }
+        try subscriber.subscribe("homeassistant/#", qos: 1)
 
         let directory = try RepositoryPaths.makeTemporaryDirectory("agent-e2e")
         let configPath = directory + "/agent.yaml"
@@ -128,6 +130,19 @@ import TestSupport
             let message = try #require(inbox.last(topic))
             try validateMessages([message.payload], schema: schema)
         }
+
+        // Home Assistant discovery: power as a measurement, energy as total_increasing, retained.
+        let powerTopic = "homeassistant/sensor/hubmeter_test-hub/alpha-grid_grid_power/config"
+        try await Self.waitUntil("discovery") { inbox.json(powerTopic) != nil }
+        let power = try #require(inbox.json(powerTopic))
+        #expect(power["device_class"] as? String == "power")
+        #expect(power["state_class"] as? String == "measurement")
+        #expect(power["unit_of_measurement"] as? String == "W")
+        #expect(power["state_topic"] as? String == "hubmeter/v1/test-hub/device/alpha-grid/state")
+        let energy = try #require(inbox.json("homeassistant/sensor/hubmeter_test-hub/alpha-grid_grid_import_energy/config"))
+        #expect(energy["state_class"] as? String == "total_increasing")
+        #expect(energy["unit_of_measurement"] as? String == "Wh")
+        #expect(try Self.retained(broker: broker, topic: powerTopic).hasPrefix("1 {"))
 
         // Health and metrics on the loopback port.
         let health = try httpGet(port: httpPort, path: "/health")

@@ -17,8 +17,12 @@ public actor AgentCore {
         public var queueDeviceStates: Bool
         public var outboxLimits: AgentStore.Limits
         public var agentVersion: String
+        /// Home Assistant discovery prefix; nil turns discovery off.
+        public var homeAssistantPrefix: String?
 
-        public init(hub: String, cycle: Duration, queueDeviceStates: Bool, outboxLimits: AgentStore.Limits, agentVersion: String) {
+        public init(hub: String, cycle: Duration, queueDeviceStates: Bool, outboxLimits: AgentStore.Limits, agentVersion: String,
+                    homeAssistantPrefix: String? = nil) {
+            self.homeAssistantPrefix = homeAssistantPrefix
             self.hub = hub
             self.cycle = cycle
             self.queueDeviceStates = queueDeviceStates
@@ -46,6 +50,7 @@ public actor AgentCore {
     private var ledger: SettlementLedger
     private var devices: [String: DeviceStatus] = [:]
     private var lastSnapshotSave: UTCMilliseconds?
+    private var announced: Set<String> = []
     /// The cycle (wall-clock multiple of the cycle time) whose snapshots are being collected.
     private var collectingCycle: Int64 = -1
     private var snapshotsInCycle: Set<String> = []
@@ -129,6 +134,13 @@ public actor AgentCore {
         }
         await updateAvailability(snapshot, now: now)
         await publishState(snapshot, now: now)
+        if let prefix = settings.homeAssistantPrefix, !snapshot.canonical.isEmpty, announced.insert(snapshot.device).inserted {
+            let discovery = HomeAssistantDiscovery(prefix: prefix, topics: topics)
+            for message in discovery.messages(device: snapshot.device, profile: snapshot.profile,
+                                              canonical: snapshot.canonical.mapValues(\.point)) {
+                await link.publishRetained(message)
+            }
+        }
         if snapshotsInCycle.count == plan.kinds.count {
             await balance(cycle: cycle, now: now)
         }

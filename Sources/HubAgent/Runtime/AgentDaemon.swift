@@ -97,7 +97,7 @@ public enum AgentDaemon {
             settings: .init(hub: configuration.hub.id, cycle: configuration.polling.cycle,
                             queueDeviceStates: configuration.outbox.queueDeviceStates,
                             outboxLimits: .init(maxBytes: configuration.outbox.maxBytes, maxAge: configuration.outbox.maxAge),
-                            agentVersion: options.version),
+                            agentVersion: options.version, homeAssistantPrefix: configuration.homeAssistantPrefix),
             plan: plan, store: store, link: link, registry: registry, logger: loggers.logger("balance"), clock: clock)
 
         let httpServer: LoopbackHTTPServer? = try configuration.http.map { address in
