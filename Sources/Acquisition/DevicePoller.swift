@@ -118,7 +118,9 @@ final class DevicePoller {
                 metrics.recordTransaction(bus: busID, device: device.id, latency: ContinuousClock.now - start, error: error)
                 requestErrors[index] = error
                 // An exception is an answer: the device is there, only this block is refused.
-                if case .exception = error.kind { continue }
+                // Except a gateway's "path unavailable" / "target failed to respond": the device is absent.
+                if case .exception(let exception) = error.kind,
+                   exception != .gatewayPathUnavailable && exception != .gatewayTargetFailedToRespond { continue }
                 abort = error
             }
         }
