@@ -46,7 +46,9 @@ public enum SunSpecDiscovery {
             return registers
         } catch {
             observe(ContinuousClock.now - start, error)
-            guard case .exception = error.kind else { throw error }
+            // A gateway saying the target does not answer means the device is absent, like a timeout.
+            guard case .exception(let exception) = error.kind,
+                  exception != .gatewayPathUnavailable && exception != .gatewayTargetFailedToRespond else { throw error }
             return nil
         }
     }
