@@ -5,9 +5,10 @@ import ModbusIO
 /// Polls one device: picks the cycle's plan (static after connect, slow when due, fast otherwise),
 /// runs its reads, decodes into preallocated slots, and keeps the device's health and backoff.
 ///
-/// Owned by its bus's task; never shared, so it needs no locking.
-final class DevicePoller {
-    let device: AcquisitionDevice
+/// Owned by its bus's task; never shared, so it needs no locking. Public so that tools and
+/// benchmarks can drive single cycles; the agent uses it through ``AcquisitionService``.
+public final class DevicePoller {
+    public let device: AcquisitionDevice
     let busID: String
     let cadence: CadenceSettings
     let library: SunSpecModelLibrary
@@ -15,7 +16,7 @@ final class DevicePoller {
     private(set) var plans: DevicePlans?
     private var decoder: ProfileDecoder?
     private(set) var sunspecModels: [DiscoveredModel] = []
-    private(set) var health = DeviceHealth()
+    public private(set) var health = DeviceHealth()
     private var staticDone = false
     private var seenGeneration = -1
     private var nextSlow: ContinuousClock.Instant?
@@ -28,7 +29,7 @@ final class DevicePoller {
 
     static let powerQuantities: Set<CanonicalQuantity> = [.gridPower, .pvPower, .batteryPower]
 
-    init(device: AcquisitionDevice, busID: String, cadence: CadenceSettings, library: SunSpecModelLibrary) {
+    public init(device: AcquisitionDevice, busID: String, cadence: CadenceSettings, library: SunSpecModelLibrary) {
         self.device = device
         self.busID = busID
         self.cadence = cadence
@@ -56,7 +57,7 @@ final class DevicePoller {
 
     /// One cycle for this device. Costs at most one timeout when the device is silent; while it
     /// is backing off it costs nothing and its values turn stale.
-    func poll(_ connection: ModbusConnection, metrics: AcquisitionMetrics, wall: UTCMilliseconds) async -> DeviceSnapshot {
+    public func poll(_ connection: ModbusConnection, metrics: AcquisitionMetrics, wall: UTCMilliseconds) async -> DeviceSnapshot {
         let now = ContinuousClock.now
         if let retryAt = health.retryAt, now < retryAt {
             markStale(wall: wall)
