@@ -57,7 +57,10 @@ public final class DevicePoller {
 
     /// One cycle for this device. Costs at most one timeout when the device is silent; while it
     /// is backing off it costs nothing and its values turn stale.
-    public func poll(_ connection: ModbusConnection, metrics: AcquisitionMetrics, wall: UTCMilliseconds) async -> DeviceSnapshot {
+    ///
+    /// Runs isolated to the bus's connection, on the bus's own serial queue: its transactions are
+    /// plain calls, with no executor hop per transaction.
+    public func poll(_ connection: isolated ModbusConnection, metrics: AcquisitionMetrics, wall: UTCMilliseconds) async -> DeviceSnapshot {
         let now = ContinuousClock.now
         if let retryAt = health.retryAt, now < retryAt {
             markStale(wall: wall)
@@ -84,7 +87,7 @@ public final class DevicePoller {
         guard let plans, var decoder else { return snapshot() }
         self.decoder = nil // keep the decoder's storage uniquely referenced while it is mutated
 
-        let generation = await connection.connectionGeneration
+        let generation = connection.connectionGeneration
         if generation != seenGeneration { staticDone = false }
         let slowDue = nextSlow.map { now >= $0 } ?? true
         let kind: PlanKind = !staticDone ? .all : slowDue ? .fastAndSlow : .fast
@@ -106,10 +109,10 @@ public final class DevicePoller {
             let start = ContinuousClock.now
             do {
                 if request.table.isBit {
-                    let bits = try await connection.readBits(request.table.modbusKind, address: request.address, count: request.count, unit: device.unitID)
-                    decoder.store(bits.lazy.map { $0 ? 1 : 0 }, request: index, of: plan)
+                    let bits = try connection.readBits(request.table.modbusKind, address: request.address, count: request.count, unit: device.unitID)
+                    decoder.store(bits.map { $0 ? 1 : 0 }, request: index, of: plan)
                 } else {
-                    let registers = try await connection.readRegisters(request.table.modbusKind, address: request.address,
+                    let registers = try connection.readRegisters(request.table.modbusKind, address: request.address,
                                                                        count: request.count, unit: device.unitID)
                     decoder.store(registers, request: index, of: plan)
                 }
@@ -126,7 +129,7 @@ public final class DevicePoller {
             }
         }
         decoder.decode(plan, succeeded: succeeded)
-        let generationAfter = await connection.connectionGeneration
+        let generationAfter = connection.connectionGeneration
 
         let anySucceeded = plan.requests.indices.contains { succeeded[$0] }
         if anySucceeded {
