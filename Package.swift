@@ -13,6 +13,10 @@ let package = Package(
     products: [
         .executable(name: "hubmeter", targets: ["hubmeter"]),
         .library(name: "HubDomain", targets: ["HubDomain"]),
+        // For the nested Benchmarks package.
+        .library(name: "Acquisition", targets: ["Acquisition"]),
+        .library(name: "DeviceProfiles", targets: ["DeviceProfiles"]),
+        .library(name: "ModbusIO", targets: ["ModbusIO"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),

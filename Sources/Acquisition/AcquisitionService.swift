@@ -46,23 +46,25 @@ public final class AcquisitionService: Sendable {
     }
 
     /// Applies the bus's and devices' timing to the connection.
-    static func configure(_ connection: ModbusConnection, for bus: AcquisitionBus) async {
-        await connection.setTurnaroundDelay(bus.turnaroundDelay)
+    static func configure(_ connection: isolated ModbusConnection, for bus: AcquisitionBus) {
+        connection.setTurnaroundDelay(bus.turnaroundDelay)
         let connectDelay = bus.devices.map(\.profile.options.connectDelay).reduce(bus.connectDelay, max)
-        await connection.setConnectDelay(connectDelay)
+        connection.setConnectDelay(connectDelay)
         for device in bus.devices {
-            await connection.setRequestDelay(device.requestDelay + device.profile.options.requestDelay, unit: device.unitID)
+            connection.setRequestDelay(device.requestDelay + device.profile.options.requestDelay, unit: device.unitID)
             let timeout = max(device.timeout ?? bus.timeout, device.profile.options.minimumTimeout)
-            if timeout != bus.timeout { await connection.setResponseTimeout(timeout, unit: device.unitID) }
+            if timeout != bus.timeout { connection.setResponseTimeout(timeout, unit: device.unitID) }
         }
     }
 
-    private func runBus(_ bus: AcquisitionBus, connection: ModbusConnection, sink: @Sendable (DeviceSnapshot) -> Void) async {
-        await Self.configure(connection, for: bus)
+    /// The bus loop runs isolated to the bus's connection: on its private serial queue, so
+    /// blocking transactions never occupy the cooperative pool and need no hop each.
+    private func runBus(_ bus: AcquisitionBus, connection: isolated ModbusConnection, sink: @Sendable (DeviceSnapshot) -> Void) async {
+        Self.configure(connection, for: bus)
         let pollers = bus.devices.map { DevicePoller(device: $0, busID: bus.id, cadence: cadence, library: library) }
         let cycleMs = max(1, Int64(cadence.cycle.components.seconds * 1000 + cadence.cycle.components.attoseconds / 1_000_000_000_000_000))
         let started = ContinuousClock.now
-        let busyAtStart = await connection.busyTime
+        let busyAtStart = connection.busyTime
         logger.info("polling bus", metadata: ["bus": "\(bus.id)", "endpoint": "\(bus.endpoint)", "devices": "\(bus.devices.count)"])
         while !Task.isCancelled {
             // Cycles start on multiples of the cycle time on the wall clock (whole seconds for 1 s).
@@ -85,7 +87,7 @@ public final class AcquisitionService: Sendable {
                 sink(snapshot)
             }
             let end = ContinuousClock.now
-            let busy = await connection.busyTime - busyAtStart
+            let busy = connection.busyTime - busyAtStart
             metrics.recordBusCycle(bus: bus.id, busy: busy, elapsed: end - started, overrun: end - cycleStart > cadence.cycle)
         }
     }
@@ -93,9 +95,14 @@ public final class AcquisitionService: Sendable {
     /// Reads a device once with every point (static, slow and fast), as `hubmeter read` does.
     public static func readOnce(_ device: AcquisitionDevice, on connection: ModbusConnection, bus: AcquisitionBus,
                                 library: SunSpecModelLibrary, clock: any UTCClock, metrics: AcquisitionMetrics) async -> DeviceSnapshot {
-        await configure(connection, for: bus)
+        await readOnce(device, isolatedTo: connection, bus: bus, library: library, wall: clock.now, metrics: metrics)
+    }
+
+    private static func readOnce(_ device: AcquisitionDevice, isolatedTo connection: isolated ModbusConnection, bus: AcquisitionBus,
+                                 library: SunSpecModelLibrary, wall: UTCMilliseconds, metrics: AcquisitionMetrics) async -> DeviceSnapshot {
+        configure(connection, for: bus)
         let poller = DevicePoller(device: device, busID: bus.id, cadence: CadenceSettings(), library: library)
-        return await poller.poll(connection, metrics: metrics, wall: clock.now)
+        return await poller.poll(connection, metrics: metrics, wall: wall)
     }
 
     /// The read plan of a device (the discovered profile for SunSpec devices is not known here).

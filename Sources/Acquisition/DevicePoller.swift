@@ -5,9 +5,10 @@ import ModbusIO
 /// Polls one device: picks the cycle's plan (static after connect, slow when due, fast otherwise),
 /// runs its reads, decodes into preallocated slots, and keeps the device's health and backoff.
 ///
-/// Owned by its bus's task; never shared, so it needs no locking.
-final class DevicePoller {
-    let device: AcquisitionDevice
+/// Owned by its bus's task; never shared, so it needs no locking. Public so that tools and
+/// benchmarks can drive single cycles; the agent uses it through ``AcquisitionService``.
+public final class DevicePoller {
+    public let device: AcquisitionDevice
     let busID: String
     let cadence: CadenceSettings
     let library: SunSpecModelLibrary
@@ -15,7 +16,7 @@ final class DevicePoller {
     private(set) var plans: DevicePlans?
     private var decoder: ProfileDecoder?
     private(set) var sunspecModels: [DiscoveredModel] = []
-    private(set) var health = DeviceHealth()
+    public private(set) var health = DeviceHealth()
     private var staticDone = false
     private var seenGeneration = -1
     private var nextSlow: ContinuousClock.Instant?
@@ -28,7 +29,7 @@ final class DevicePoller {
 
     static let powerQuantities: Set<CanonicalQuantity> = [.gridPower, .pvPower, .batteryPower]
 
-    init(device: AcquisitionDevice, busID: String, cadence: CadenceSettings, library: SunSpecModelLibrary) {
+    public init(device: AcquisitionDevice, busID: String, cadence: CadenceSettings, library: SunSpecModelLibrary) {
         self.device = device
         self.busID = busID
         self.cadence = cadence
@@ -56,7 +57,10 @@ final class DevicePoller {
 
     /// One cycle for this device. Costs at most one timeout when the device is silent; while it
     /// is backing off it costs nothing and its values turn stale.
-    func poll(_ connection: ModbusConnection, metrics: AcquisitionMetrics, wall: UTCMilliseconds) async -> DeviceSnapshot {
+    ///
+    /// Runs isolated to the bus's connection, on the bus's own serial queue: its transactions are
+    /// plain calls, with no executor hop per transaction.
+    public func poll(_ connection: isolated ModbusConnection, metrics: AcquisitionMetrics, wall: UTCMilliseconds) async -> DeviceSnapshot {
         let now = ContinuousClock.now
         if let retryAt = health.retryAt, now < retryAt {
             markStale(wall: wall)
@@ -83,7 +87,7 @@ final class DevicePoller {
         guard let plans, var decoder else { return snapshot() }
         self.decoder = nil // keep the decoder's storage uniquely referenced while it is mutated
 
-        let generation = await connection.connectionGeneration
+        let generation = connection.connectionGeneration
         if generation != seenGeneration { staticDone = false }
         let slowDue = nextSlow.map { now >= $0 } ?? true
         let kind: PlanKind = !staticDone ? .all : slowDue ? .fastAndSlow : .fast
@@ -105,10 +109,10 @@ final class DevicePoller {
             let start = ContinuousClock.now
             do {
                 if request.table.isBit {
-                    let bits = try await connection.readBits(request.table.modbusKind, address: request.address, count: request.count, unit: device.unitID)
-                    decoder.store(bits.lazy.map { $0 ? 1 : 0 }, request: index, of: plan)
+                    let bits = try connection.readBits(request.table.modbusKind, address: request.address, count: request.count, unit: device.unitID)
+                    decoder.store(bits.map { $0 ? 1 : 0 }, request: index, of: plan)
                 } else {
-                    let registers = try await connection.readRegisters(request.table.modbusKind, address: request.address,
+                    let registers = try connection.readRegisters(request.table.modbusKind, address: request.address,
                                                                        count: request.count, unit: device.unitID)
                     decoder.store(registers, request: index, of: plan)
                 }
@@ -118,12 +122,14 @@ final class DevicePoller {
                 metrics.recordTransaction(bus: busID, device: device.id, latency: ContinuousClock.now - start, error: error)
                 requestErrors[index] = error
                 // An exception is an answer: the device is there, only this block is refused.
-                if case .exception = error.kind { continue }
+                // Except a gateway's "path unavailable" / "target failed to respond": the device is absent.
+                if case .exception(let exception) = error.kind,
+                   exception != .gatewayPathUnavailable && exception != .gatewayTargetFailedToRespond { continue }
                 abort = error
             }
         }
         decoder.decode(plan, succeeded: succeeded)
-        let generationAfter = await connection.connectionGeneration
+        let generationAfter = connection.connectionGeneration
 
         let anySucceeded = plan.requests.indices.contains { succeeded[$0] }
         if anySucceeded {

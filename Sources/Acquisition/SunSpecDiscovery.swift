@@ -15,19 +15,19 @@ public enum SunSpecDiscovery {
 
     /// The models, or nil when no base has the marker. A timeout or connection failure is
     /// thrown: the device is not there, and trying the other bases would only triple the wait.
-    public static func discover(_ connection: ModbusConnection, unit: Int,
+    public static func discover(_ connection: isolated ModbusConnection, unit: Int,
                                 observe: (Duration, ModbusError?) -> Void = { _, _ in }) async throws(ModbusError) -> Result? {
         for base in baseAddresses {
-            guard let registers = try await read(connection, address: base, count: 2, unit: unit, observe: observe), registers == marker else {
+            guard let registers = try read(connection, address: base, count: 2, unit: unit, observe: observe), registers == marker else {
                 continue
             }
             var models: [DiscoveredModel] = []
             var address = base + 2
             // ID and L are read separately: some devices omit L after the end marker.
             while models.count < 256, address + 1 <= 65535 {
-                guard let id = try await read(connection, address: address, count: 1, unit: unit, observe: observe)?.first,
+                guard let id = try read(connection, address: address, count: 1, unit: unit, observe: observe)?.first,
                       id != 0xFFFF, id != 0 else { break }
-                guard let length = try await read(connection, address: address + 1, count: 1, unit: unit, observe: observe)?.first else { break }
+                guard let length = try read(connection, address: address + 1, count: 1, unit: unit, observe: observe)?.first else { break }
                 models.append(DiscoveredModel(id: Int(id), address: address, length: Int(length)))
                 address += Int(length) + 2
             }
@@ -37,16 +37,18 @@ public enum SunSpecDiscovery {
     }
 
     /// Registers, or nil when the device answers with an exception (nothing mapped there).
-    private static func read(_ connection: ModbusConnection, address: Int, count: Int, unit: Int,
-                             observe: (Duration, ModbusError?) -> Void) async throws(ModbusError) -> [UInt16]? {
+    private static func read(_ connection: isolated ModbusConnection, address: Int, count: Int, unit: Int,
+                             observe: (Duration, ModbusError?) -> Void) throws(ModbusError) -> [UInt16]? {
         let start = ContinuousClock.now
         do {
-            let registers = try await connection.readRegisters(.holding, address: address, count: count, unit: unit)
+            let registers = try connection.readRegisters(.holding, address: address, count: count, unit: unit)
             observe(ContinuousClock.now - start, nil)
             return registers
         } catch {
             observe(ContinuousClock.now - start, error)
-            guard case .exception = error.kind else { throw error }
+            // A gateway saying the target does not answer means the device is absent, like a timeout.
+            guard case .exception(let exception) = error.kind,
+                  exception != .gatewayPathUnavailable && exception != .gatewayTargetFailedToRespond else { throw error }
             return nil
         }
     }

@@ -110,13 +110,16 @@ func requireUnique(_ ids: [String], nodes: [ConfigNode], what: String) throws(Co
 public struct PollingSettings: Sendable, Equatable {
     public var cycle: Duration = .seconds(1)
     public var slowInterval: Duration = .seconds(60)
+    /// Longest pause between re-probes of a device that does not answer (backoff doubles from one cycle).
+    public var backoffLimit: Duration = .seconds(60)
 
     static func read(_ node: ConfigNode?) throws(ConfigError) -> PollingSettings {
         guard let node else { return PollingSettings() }
-        let map = try node.mapping(keys: ["cycle", "slow_interval"])
+        let map = try node.mapping(keys: ["cycle", "slow_interval", "backoff_limit"])
         let settings = PollingSettings(
             cycle: try map.value("cycle", default: .seconds(1)) { node throws(ConfigError) in try node.duration(in: .milliseconds(100)...(.seconds(60))) },
-            slowInterval: try map.value("slow_interval", default: .seconds(60)) { node throws(ConfigError) in try node.duration(in: .seconds(1)...(.seconds(86400))) }
+            slowInterval: try map.value("slow_interval", default: .seconds(60)) { node throws(ConfigError) in try node.duration(in: .seconds(1)...(.seconds(86400))) },
+            backoffLimit: try map.value("backoff_limit", default: .seconds(60)) { node throws(ConfigError) in try node.duration(in: .seconds(1)...(.seconds(3600))) }
         )
         if settings.slowInterval < settings.cycle {
             throw node.error(.inconsistent, "slow_interval must not be shorter than cycle")

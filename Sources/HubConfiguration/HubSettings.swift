@@ -157,9 +157,15 @@ public struct DeviceSettings: Sendable, Equatable {
     public var writable: Bool
     /// Flip the sign of power readings, for a meter whose current transformers face the other way.
     public var invertPower: Bool
+    /// Extra pause before every request to this device (slow RTU meters), on top of the profile's.
+    public var requestDelay: Duration = .zero
+    /// Largest run of unread registers one request may span; nil keeps the profile's value.
+    public var maxGap: Int?
+    /// Response timeout for this device; nil uses the bus timeout (never below the profile's minimum).
+    public var timeout: Duration?
 
     static func read(_ node: ConfigNode, allowedRoles: [Role]) throws(ConfigError) -> DeviceReference {
-        let map = try node.mapping(keys: ["id", "role", "bus", "unit_id", "profile", "writable", "invert_power"])
+        let map = try node.mapping(keys: ["id", "role", "bus", "unit_id", "profile", "writable", "invert_power", "request_delay", "max_gap", "timeout"])
         let role = try map.value("role", expecting: "the device's role: " + allowedRoles.map(\.rawValue).joined(separator: ", ")) { node throws(ConfigError) in
             try node.choice(Role.self)
         }
@@ -169,7 +175,7 @@ public struct DeviceSettings: Sendable, Equatable {
         let busNode = try map.required("bus", expecting: "the id of the bus the device is on")
         let unitNode = try map.required("unit_id", expecting: "the Modbus unit id")
         let profileNode = try map.required("profile", expecting: "a device profile name, or sunspec")
-        let settings = DeviceSettings(
+        var settings = DeviceSettings(
             id: try map.value("id", expecting: "an identifier for the device") { node throws(ConfigError) in try node.identifier() },
             role: role,
             bus: try busNode.identifier(),
@@ -178,6 +184,9 @@ public struct DeviceSettings: Sendable, Equatable {
             writable: try map.value("writable", default: false) { node throws(ConfigError) in try node.bool() },
             invertPower: try map.value("invert_power", default: false) { node throws(ConfigError) in try node.bool() }
         )
+        settings.requestDelay = try map.value("request_delay", default: .zero) { node throws(ConfigError) in try node.duration(in: .zero...(.seconds(5))) }
+        settings.maxGap = try map.optional("max_gap").map { node throws(ConfigError) in try node.int(in: 0...124) }
+        settings.timeout = try map.optional("timeout").map { node throws(ConfigError) in try node.duration(in: .milliseconds(20)...(.seconds(30))) }
         return DeviceReference(settings: settings, node: node, busNode: busNode, unitNode: unitNode, profileNode: profileNode)
     }
 }

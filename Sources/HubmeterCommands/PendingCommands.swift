@@ -30,15 +30,3 @@ struct DemoCommand: PendingCommand {
     static let configuration = CommandConfiguration(commandName: "demo", abstract: "Run a demo hub: simulator, agent, broker and aggregator.")
     static let pendingWork = "the demo hub is issue #4"
 }
-
-struct ScanCommand: PendingCommand {
-    static let configuration = CommandConfiguration(commandName: "scan", abstract: "Find Modbus devices on a TCP endpoint or serial port.")
-    static let pendingWork = "device scanning is issue #3 (Modbus acquisition)"
-    @Argument(help: "tcp://HOST:PORT or a serial device path.") var target: String
-}
-
-struct ReadCommand: PendingCommand {
-    static let configuration = CommandConfiguration(commandName: "read", abstract: "Read and decode a device's values.")
-    static let pendingWork = "reading devices through profiles is issue #3 (Modbus acquisition)"
-    @Argument(help: "A device id from the configuration, or tcp://HOST:PORT.") var device: String
-}

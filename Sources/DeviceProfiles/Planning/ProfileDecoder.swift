@@ -55,18 +55,20 @@ public struct ProfileDecoder: Sendable {
     }
 
     /// Copies one request's registers into the image (`registers` must hold the request's count).
-    @inlinable
-    public mutating func store<Registers: Collection<UInt16>>(_ registers: Registers, request: Int, of plan: ReadPlan) {
-        storeImage(registers, at: plan.imageOffsets[request], count: plan.requests[request].count)
+    public mutating func store(_ registers: UnsafeBufferPointer<UInt16>, request: Int, of plan: ReadPlan) {
+        let start = plan.imageOffsets[request]
+        let count = min(plan.requests[request].count, registers.count)
+        image.withUnsafeMutableBufferPointer { destination in
+            for index in 0..<count { destination[start + index] = registers[index] }
+        }
     }
 
-    @usableFromInline
-    mutating func storeImage<Registers: Collection<UInt16>>(_ registers: Registers, at start: Int, count: Int) {
-        var position = start
-        for register in registers.prefix(count) {
-            image[position] = register
-            position += 1
-        }
+    public mutating func store(_ registers: [UInt16], request: Int, of plan: ReadPlan) {
+        registers.withUnsafeBufferPointer { store($0, request: request, of: plan) }
+    }
+
+    public mutating func store(_ registers: ArraySlice<UInt16>, request: Int, of plan: ReadPlan) {
+        registers.withUnsafeBufferPointer { store($0, request: request, of: plan) }
     }
 
     /// Marks the points of a failed request as not read, so no old value passes for a new one.
@@ -78,6 +80,9 @@ public struct ProfileDecoder: Sendable {
 
     /// Decodes every point of `plan` whose request succeeded (`succeeded[request]`).
     public mutating func decode(_ plan: ReadPlan, succeeded: [Bool]) {
+        // A second reference to the image (no copy: decoding never writes it) keeps the
+        // buffer borrowed while the slots are written.
+        let image = self.image
         image.withUnsafeBufferPointer { registers in
             for planned in plan.points where succeeded[planned.request] {
                 decodePoint(planned.point, at: planned.imageOffset, in: registers)

@@ -80,7 +80,7 @@ public enum AgentDaemon {
         let metrics = AcquisitionMetrics()
         let acquisition = try AcquisitionService(
             buses: plan.buses,
-            cadence: CadenceSettings(cycle: configuration.polling.cycle, slowInterval: configuration.polling.slowInterval),
+            cadence: AcquisitionSetup.cadence(configuration.polling),
             library: catalog.library, clock: clock, metrics: metrics, logger: loggers.logger("acquisition"))
 
         let topics = Topics(hub: configuration.hub.id)

@@ -72,31 +72,12 @@ public struct AgentPlan: Sendable {
             throw PlanError(description: "the hub cannot be modelled: \(error)")
         }
 
-        var buses: [AcquisitionBus] = []
-        for bus in configuration.buses {
-            let endpoint: ModbusEndpoint
-            switch bus.transport {
-            case .tcp(let host, let port): endpoint = .tcp(host: host, port: port)
-            case .rtu(let line):
-                let parity: ModbusEndpoint.SerialParameters.Parity = switch line.parity {
-                case .none: .none
-                case .even: .even
-                case .odd: .odd
-                }
-                endpoint = .rtu(.init(device: line.device, baud: line.baud, parity: parity, dataBits: line.dataBits,
-                                      stopBits: line.stopBits, rs485: line.rs485))
-            }
-            var devices: [AcquisitionDevice] = []
-            for settings in configuration.hub.devices where settings.bus == bus.id {
-                guard let profile = catalog.profile(settings.profile) else {
-                    throw PlanError(description: "device \(settings.id): profile '\(settings.profile)' is not loaded")
-                }
-                devices.append(AcquisitionDevice(id: settings.id, unitID: settings.unitID, profile: profile,
-                                                 writable: settings.writable, invertPower: settings.invertPower))
-            }
-            if devices.isEmpty { continue }
-            buses.append(AcquisitionBus(id: bus.id, endpoint: endpoint, timeout: bus.timeout, turnaroundDelay: bus.turnaroundDelay,
-                                        connectDelay: bus.connectDelay, devices: devices))
+        let buses: [AcquisitionBus]
+        do {
+            // Buses without devices are left out: nothing to poll there.
+            buses = try AcquisitionSetup.buses(from: configuration, catalog: catalog).filter { !$0.devices.isEmpty }
+        } catch {
+            throw PlanError(description: error.description)
         }
         self.model = model
         self.buses = buses
