@@ -20,17 +20,6 @@ struct AggregatorCommand: PendingCommand {
     @Option(help: "The aggregator configuration file.") var config: String = "/etc/hubmeter/aggregator.yaml"
 }
 
-struct SimulateCommand: PendingCommand {
-    static let configuration = CommandConfiguration(commandName: "simulate", abstract: "Serve simulated hub devices over Modbus.")
-    static let pendingWork = "the hub simulator is issue #4"
-    @Argument(help: "The scenario file.") var scenario: String
-}
-
-struct DemoCommand: PendingCommand {
-    static let configuration = CommandConfiguration(commandName: "demo", abstract: "Run a demo hub: simulator, agent, broker and aggregator.")
-    static let pendingWork = "the demo hub is issue #4"
-}
-
 struct ScanCommand: PendingCommand {
     static let configuration = CommandConfiguration(commandName: "scan", abstract: "Find Modbus devices on a TCP endpoint or serial port.")
     static let pendingWork = "device scanning is issue #3 (Modbus acquisition)"

@@ -51,10 +51,13 @@ public final class HubSimulator: Sendable {
         for server in scenario.servers {
             var units: [Int: ModbusUnitMemory] = [:]
             var unitDevices: [Int: String] = [:]
-            for device in registers where device.device.server == server.id {
+            for index in registers.indices where registers[index].device.server == server.id {
+                let device = registers[index]
                 guard let memory = ModbusUnitMemory(holding: device.holdingRange, input: device.inputRange) else {
                     throw SimulatorError(.cannotServe, "device \(device.device.id): cannot allocate registers \(device.holdingRange)")
                 }
+                // The full image before anyone can connect, so that no control register looks written.
+                registers[index].write(into: memory, seenControls: device.controls(in: memory))
                 units[device.device.unitID] = memory
                 unitDevices[device.device.unitID] = device.device.id
             }
