@@ -74,12 +74,20 @@ let package = Package(
             ]
         ),
 
+        // The built-in hub simulator: scenario files, deterministic park physics, and the devices
+        // served over Modbus TCP from the same SunSpec model data and profiles the acquisition reads.
+        .target(
+            name: "HubSimulator",
+            dependencies: ["Acquisition", "DeviceProfiles", "ConfigReading", "ModbusIO", "HubDomain", "HubSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+
         // Subcommands; the executable only calls into this.
         .target(
             name: "HubmeterCommands",
             dependencies: [
-                "HubConfiguration", "HubSupport", "ModbusIO", "MQTTIO", "HubDomain", "DeviceProfiles", "Acquisition", "HubAgent",
+                "HubConfiguration", "HubSupport", "ModbusIO", "MQTTIO", "HubDomain", "DeviceProfiles", "Acquisition", "HubAgent", "HubSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -105,6 +113,11 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "AgentEndToEndTests", dependencies: ["HubAgent", "ModbusIO", "MQTTIO", "HubSupport", "TestSupport"]),
+        .testTarget(
+            name: "HubSimulatorTests",
+            dependencies: ["HubSimulator", "Acquisition", "DeviceProfiles", "ModbusIO", "HubDomain", "ConfigReading", "TestSupport",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "MQTTIOTests", dependencies: ["MQTTIO", "HubSupport", "TestSupport"]),
         .testTarget(name: "HubSupportTests", dependencies: ["HubSupport", .product(name: "Logging", package: "swift-log")]),
     ],

@@ -19,14 +19,3 @@ struct AggregatorCommand: PendingCommand {
     static let pendingWork = "the regional aggregator is issue #7"
     @Option(help: "The aggregator configuration file.") var config: String = "/etc/hubmeter/aggregator.yaml"
 }
-
-struct SimulateCommand: PendingCommand {
-    static let configuration = CommandConfiguration(commandName: "simulate", abstract: "Serve simulated hub devices over Modbus.")
-    static let pendingWork = "the hub simulator is issue #4"
-    @Argument(help: "The scenario file.") var scenario: String
-}
-
-struct DemoCommand: PendingCommand {
-    static let configuration = CommandConfiguration(commandName: "demo", abstract: "Run a demo hub: simulator, agent, broker and aggregator.")
-    static let pendingWork = "the demo hub is issue #4"
-}
