@@ -71,7 +71,7 @@ public final class AcquisitionService: Sendable {
             let wallNow = clock.now.rawValue
             let nextTick = (wallNow / cycleMs + 1) * cycleMs
             do {
-                try await Task.sleep(for: .milliseconds(nextTick - wallNow))
+                try await Task.sleep(for: realSleepDuration(clock, milliseconds: nextTick - wallNow))
             } catch {
                 break
             }

@@ -40,3 +40,10 @@ public struct ScaledWallClock: UTCClock {
         .nanoseconds(Int64((Double(milliseconds) * 1_000_000 / speed).rounded(.up)))
     }
 }
+
+/// How long to sleep in real time until `milliseconds` of `clock` time have passed: the same for
+/// the system clock, shorter for a clock that runs faster (tests and demos).
+public func realSleepDuration(_ clock: any UTCClock, milliseconds: Int64) -> Duration {
+    if let scaled = clock as? ScaledWallClock { return scaled.realDuration(ofSimulated: milliseconds) }
+    return .milliseconds(milliseconds)
+}

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Acquisition
 import HubAgent
+import HubDomain
 import HubSupport
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -19,13 +21,24 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Device data directory (profiles/, sunspec/models/), overriding the file's data_directory.")
     var dataDirectory: String?
 
+    @Option(help: "Run the clock this many times faster than real time (tests and demos; settlement intervals shrink accordingly).")
+    var speed: Double = 1
+
+    @Option(help: "Epoch milliseconds at which the fast clock equals real time (share it with 'hubmeter simulate --time-origin').")
+    var timeOrigin: Int64?
+
+    func validate() throws {
+        guard speed > 0, speed.isFinite, speed <= 10_000 else { throw ValidationError("--speed must be > 0 and at most 10000") }
+    }
+
     func run() async throws {
         // A parent may have started us with signals blocked; SIGTERM and SIGHUP must reach us.
         var empty = sigset_t()
         sigemptyset(&empty)
         pthread_sigmask(SIG_SETMASK, &empty, nil)
         let status = await AgentDaemon.run(.init(configurationPath: config, dataDirectory: dataDirectory,
-                                                 environment: ProcessEnvironment.current, version: HubmeterVersion.current))
+                                                 environment: ProcessEnvironment.current, version: HubmeterVersion.current,
+                                                 clock: ScaledWallClock(origin: timeOrigin.map { UTCMilliseconds($0) }, speed: speed)))
         if status != .success { throw ExitCode(status.rawValue) }
     }
 }

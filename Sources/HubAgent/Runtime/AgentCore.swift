@@ -83,7 +83,9 @@ public actor AgentCore {
         self.link = link
         self.topics = Topics(hub: settings.hub)
         self.logger = logger
-        balancer = try RealTimeBalancer(model: plan.model)
+        // A reading is stale after three missed cycles (at least 10 s).
+        let cycleMs = max(1, settings.cycle.components.seconds * 1000 + settings.cycle.components.attoseconds / 1_000_000_000_000_000)
+        balancer = try RealTimeBalancer(model: plan.model, configuration: BalanceConfiguration(staleAfterMs: max(10_000, 3 * cycleMs)))
         readings = balancer.makeReadings()
         ledger = try Self.restoreLedger(model: plan.model, store: store, hub: settings.hub, now: now, logger: logger)
         cycleDuration = registry.makeDurationHistogram(

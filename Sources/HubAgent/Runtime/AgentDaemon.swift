@@ -19,8 +19,12 @@ public enum AgentDaemon {
         public var dataDirectory: String?
         public var environment: [String: String]
         public var version: String
+        /// The agent's clock: the system clock, or a faster one for tests and demos (`--speed`).
+        public var clock: any UTCClock
 
-        public init(configurationPath: String, dataDirectory: String?, environment: [String: String], version: String) {
+        public init(configurationPath: String, dataDirectory: String?, environment: [String: String], version: String,
+                    clock: any UTCClock = SystemWallClock()) {
+            self.clock = clock
             self.configurationPath = configurationPath
             self.dataDirectory = dataDirectory
             self.environment = environment
@@ -72,7 +76,7 @@ public enum AgentDaemon {
     static func runOnce(configuration: AgentConfiguration, catalog: ProfileCatalog, options: Options, loggers: LoggerFactory,
                         notifier: SystemdNotifier) async throws -> RunOutcome {
         let logger = loggers.logger("agent")
-        let clock = SystemWallClock()
+        let clock = options.clock
         let plan = try AgentPlan(configuration: configuration, catalog: catalog)
         try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
         let store = try AgentStore(path: configuration.stateDirectory + "/agent.sqlite")
@@ -151,7 +155,7 @@ public enum AgentDaemon {
                         let now = clock.now.rawValue
                         let next = (now / cycleMilliseconds) * cycleMilliseconds + cycleMilliseconds * 4 / 5
                         let wait = next > now ? next - now : next + cycleMilliseconds - now
-                        try await Task.sleep(for: .milliseconds(wait))
+                        try await Task.sleep(for: realSleepDuration(clock, milliseconds: wait))
                         await core.balanceIfDue(now: clock.now)
                     }
                 }
