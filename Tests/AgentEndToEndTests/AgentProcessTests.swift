@@ -199,6 +199,43 @@ import TestSupport
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    @Test func tlsBrokerAcceptsTheAgentAndAWrongCAIsReportedOnceWhileRetrying() async throws {
+        let certificates = try TestCertificates(name: "regional-ca")
+        let stranger = try TestCertificates(name: "wrong-ca")
+        let broker = try await MosquittoBroker(extraConfiguration: certificates.brokerConfiguration)
+        defer { broker.stop() }
+        let server = try ModbusTCPServer(units: [1: try Self.meter(powerW: 1000, importKWh: 1, exportKWh: 0),
+                                                 2: try Self.meter(powerW: 500, importKWh: 1, exportKWh: 0)])
+        defer { server.stop() }
+        let directory = try RepositoryPaths.makeTemporaryDirectory("agent-tls")
+
+        func configuration(ca: String) -> String {
+            Self.agentConfiguration(modbusPort: server.port, brokerPort: broker.port, httpPort: 0, stateDirectory: directory + "/state")
+                .replacingOccurrences(of: "mqtt: { host: 127.0.0.1, port: \(broker.port), reconnect_delay_max: 2s }",
+                                      with: "mqtt: { host: 127.0.0.1, port: \(broker.port), reconnect_delay_max: 1s, tls: { ca_file: \(ca) } }")
+                .replacingOccurrences(of: "http: { listen: \"127.0.0.1:0\" }\n", with: "")
+        }
+        // Wrong CA: one clear line about the certificate, and the agent keeps running and retrying.
+        try configuration(ca: stranger.caFile).write(toFile: directory + "/wrong.yaml", atomically: true, encoding: .utf8)
+        let refused = try ChildProcess(executable: RepositoryPaths.hubmeterBinary, arguments: ["agent", "--config", directory + "/wrong.yaml"])
+        defer { refused.stop(signal: SIGKILL) }
+        try await Self.waitUntil("certificate error logged") { refused.output.contains("certificate verify failed") }
+        try await Task.sleep(for: .seconds(4))
+        #expect(refused.isRunning)
+        let lines = refused.output.split(separator: "\n").filter { $0.contains("certificate verify failed") }
+        #expect(lines.count == 1, "logged \(lines.count) times: \(lines)")
+        refused.stop()
+
+        // The right CA: the agent connects and says it is online.
+        try configuration(ca: certificates.caFile).write(toFile: directory + "/right.yaml", atomically: true, encoding: .utf8)
+        let agent = try ChildProcess(executable: RepositoryPaths.hubmeterBinary, arguments: ["agent", "--config", directory + "/right.yaml"])
+        defer { agent.stop(signal: SIGKILL) }
+        try await Self.waitUntil("connected over TLS (log: \(agent.output.suffix(1500)))") { agent.output.contains("connected to the MQTT broker") }
+        let status = try runCommand("/usr/bin/mosquitto_sub", ["-p", String(broker.port), "--cafile", certificates.caFile, "-h", "127.0.0.1",
+                                                               "-t", "hubmeter/v1/test-hub/status", "-C", "1", "-W", "5"])
+        #expect(status.stdout.contains("\"state\":\"online\""), "\(status.stderr)")
+    }
+
     @Test func invalidConfigurationExitsWithExConfig() throws {
         let directory = try RepositoryPaths.makeTemporaryDirectory("agent-bad")
         let path = directory + "/agent.yaml"

@@ -35,7 +35,8 @@ public actor MQTTLink {
     private var lastSentRow: Int64 = 0
     /// Retained messages to restate after every reconnect (availability), by topic.
     private var retained: [String: MQTTMessage] = [:]
-    private var lastLoggedProblem: String?
+    /// Problems already logged since the last successful connection: each is said once per outage.
+    private var loggedProblems: Set<String> = []
     private var stateWaiters: [CheckedContinuation<Void, Never>] = []
 
     public init(client: MQTTClient, store: AgentStore, logger: Logger, birth: MQTTMessage?, maxInFlight: Int = 20) {
@@ -58,7 +59,7 @@ public actor MQTTLink {
         case .connected:
             counters.connects += 1
             state = .connected
-            lastLoggedProblem = nil
+            loggedProblems.removeAll()
             logger.notice("connected to the MQTT broker", metadata: ["outbox": "\(pendingCount())"])
             inFlight.removeAll()
             lastSentRow = 0
@@ -102,8 +103,7 @@ public actor MQTTLink {
     }
 
     private func logOnce(_ problem: String) {
-        guard problem != lastLoggedProblem else { return }
-        lastLoggedProblem = problem
+        guard loggedProblems.insert(problem).inserted else { return }
         logger.warning("\(problem); retrying with backoff")
     }
 
