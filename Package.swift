@@ -99,7 +99,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConfigurationTests",
-            dependencies: ["HubConfiguration", "ConfigReading", "HubmeterCommands", "TestSupport"],
+            dependencies: ["HubConfiguration", "ConfigReading", "HubmeterCommands", "Acquisition", "DeviceProfiles", "ModbusIO", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
         // Real helpers for tests: a mosquitto broker, peer processes, free ports. Not shipped.

@@ -13,6 +13,7 @@ let package = Package(
     dependencies: [
         .package(path: "../"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
     ],
     targets: [
         .executableTarget(
@@ -23,6 +24,39 @@ let package = Package(
             ],
             path: "HubDomainBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // The baseline: a plain C loop of modbus_read_registers.
+        .target(
+            name: "CModbusLoop",
+            path: "CModbusLoop",
+            cSettings: [.unsafeFlags(["-I/usr/include/modbus"])],
+            linkerSettings: [.linkedLibrary("modbus")]
+        ),
+        .executableTarget(
+            name: "AcquisitionBenchmarks",
+            dependencies: [
+                "CModbusLoop",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Acquisition", package: hubmeterPackage),
+                .product(name: "DeviceProfiles", package: hubmeterPackage),
+                .product(name: "ModbusIO", package: hubmeterPackage),
+                .product(name: "HubDomain", package: hubmeterPackage),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "AcquisitionBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // End-to-end: one process polling many TCP devices at 1 Hz (scripts/bench-poll-200.sh).
+        .executableTarget(
+            name: "PollMany",
+            dependencies: [
+                .product(name: "Acquisition", package: hubmeterPackage),
+                .product(name: "DeviceProfiles", package: hubmeterPackage),
+                .product(name: "ModbusIO", package: hubmeterPackage),
+                .product(name: "HubDomain", package: hubmeterPackage),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "PollMany"
         ),
     ],
     swiftLanguageModes: [.v6]

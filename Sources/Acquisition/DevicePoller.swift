@@ -24,6 +24,8 @@ public final class DevicePoller {
     // Per-request scratch, sized for the largest plan once.
     private var succeeded: [Bool] = []
     private var requestErrors: [ModbusError?] = []
+    /// One read's registers, reused every transaction.
+    private var readBuffer = [UInt16](repeating: 0, count: 125)
 
     enum PlanKind { case all, fastAndSlow, fast }
 
@@ -112,9 +114,9 @@ public final class DevicePoller {
                     let bits = try connection.readBits(request.table.modbusKind, address: request.address, count: request.count, unit: device.unitID)
                     decoder.store(bits.map { $0 ? 1 : 0 }, request: index, of: plan)
                 } else {
-                    let registers = try connection.readRegisters(request.table.modbusKind, address: request.address,
-                                                                       count: request.count, unit: device.unitID)
-                    decoder.store(registers, request: index, of: plan)
+                    try connection.readRegisters(request.table.modbusKind, address: request.address, count: request.count,
+                                                 unit: device.unitID, into: &readBuffer)
+                    decoder.store(readBuffer, request: index, of: plan)
                 }
                 metrics.recordTransaction(bus: busID, device: device.id, latency: ContinuousClock.now - start, error: nil)
                 succeeded[index] = true

@@ -123,7 +123,7 @@ public actor ModbusConnection {
     /// Reads registers into a caller-owned buffer (which must hold `count` values), so that
     /// steady-state polling allocates nothing.
     public func readRegisters(_ kind: RegisterKind, address: Int, count: Int, unit: Int, into buffer: inout [UInt16]) throws(ModbusError) {
-        let operation = "read \(count) \(kind.rawValue) register\(count == 1 ? "" : "s") at \(address)"
+        let operation = Operation.readRegisters(kind, address, count)
         guard kind == .holding || kind == .input else {
             throw failure(.invalidRequest, operation, unit, detail: "\(kind.rawValue) is a bit table; use readBits")
         }
@@ -140,7 +140,7 @@ public actor ModbusConnection {
 
     /// Reads coils or discrete inputs.
     public func readBits(_ kind: RegisterKind, address: Int, count: Int, unit: Int) throws(ModbusError) -> [Bool] {
-        let operation = "read \(count) \(kind.rawValue)\(count == 1 ? "" : "s") at \(address)"
+        let operation = Operation.readBits(kind, address, count)
         guard kind.isBit else { throw failure(.invalidRequest, operation, unit, detail: "\(kind.rawValue) is a register table; use readRegisters") }
         try validate(address: address, count: count, max: 2000, operation, unit)
         try prepare(unit: unit, operation)
@@ -156,7 +156,7 @@ public actor ModbusConnection {
 
     /// Function code 6: one holding register.
     public func writeRegister(address: Int, value: UInt16, unit: Int) throws(ModbusError) {
-        let operation = "write holding register \(address)"
+        let operation = Operation.writeRegister(address)
         try validate(address: address, count: 1, max: 1, operation, unit)
         try prepare(unit: unit, operation)
         try check(modbus_write_register(context.pointer, Int32(address), value), expected: 1, operation, unit)
@@ -164,7 +164,7 @@ public actor ModbusConnection {
 
     /// Function code 16: consecutive holding registers.
     public func writeRegisters(address: Int, values: [UInt16], unit: Int) throws(ModbusError) {
-        let operation = "write \(values.count) holding registers at \(address)"
+        let operation = Operation.writeRegisters(address, values.count)
         try validate(address: address, count: values.count, max: Int(hubmeter_modbus_max_write_registers()), operation, unit)
         try prepare(unit: unit, operation)
         let result = values.withUnsafeBufferPointer { pointer in
@@ -175,7 +175,7 @@ public actor ModbusConnection {
 
     /// Function code 5: one coil.
     public func writeCoil(address: Int, value: Bool, unit: Int) throws(ModbusError) {
-        let operation = "write coil \(address)"
+        let operation = Operation.writeCoil(address)
         try validate(address: address, count: 1, max: 1, operation, unit)
         try prepare(unit: unit, operation)
         try check(modbus_write_bit(context.pointer, Int32(address), value ? 1 : 0), expected: 1, operation, unit)
@@ -183,19 +183,19 @@ public actor ModbusConnection {
 
     // MARK: Helpers
 
-    private func validate(address: Int, count: Int, max: Int, _ operation: String, _ unit: Int) throws(ModbusError) {
+    private func validate(address: Int, count: Int, max: Int, _ operation: Operation, _ unit: Int) throws(ModbusError) {
         guard (0...65535).contains(address), count >= 1, count <= max, address + count <= 65536 else {
             throw failure(.invalidRequest, operation, unit, detail: "address must be 0–65535 and count 1–\(max) within the address space")
         }
         guard (0...255).contains(unit) else { throw failure(.invalidRequest, operation, unit, detail: "unit id must be 0–255") }
     }
 
-    private func prepare(unit: Int, _ operation: String) throws(ModbusError) {
+    private func prepare(unit: Int, _ operation: Operation) throws(ModbusError) {
         if !context.isOpen {
             do {
                 try connect()
             } catch {
-                throw ModbusError(error.kind, operation: operation, target: target(unit), errnoValue: error.errnoValue, detail: error.detail)
+                throw ModbusError(error.kind, operation: operation.description, target: target(unit), errnoValue: error.errnoValue, detail: error.detail)
             }
         }
         let timeout = unitTimeouts[unit] ?? responseTimeout
@@ -222,15 +222,15 @@ public actor ModbusConnection {
         lastTransactionEnd = end
     }
 
-    private func check(_ result: Int32, expected: Int, _ operation: String, _ unit: Int) throws(ModbusError) {
+    private func check(_ result: Int32, expected: Int, _ operation: Operation, _ unit: Int) throws(ModbusError) {
         let savedErrno = hubmeter_errno()
         finishTransaction()
         if result == Int32(expected) { return }
         let error: ModbusError
         if result < 0 {
-            error = ModbusError.fromErrno(savedErrno, operation: operation, target: target(unit))
+            error = ModbusError.fromErrno(savedErrno, operation: operation.description, target: target(unit))
         } else {
-            error = ModbusError(.invalidResponse, operation: operation, target: target(unit), detail: "got \(result) items, expected \(expected)")
+            error = ModbusError(.invalidResponse, operation: operation.description, target: target(unit), detail: "got \(result) items, expected \(expected)")
         }
         // A timeout on TCP can leave a late response in the stream; reconnecting resynchronises.
         if error.breaksConnection || (error.kind == .timeout && isTCP) {
@@ -246,7 +246,27 @@ public actor ModbusConnection {
 
     private func target(_ unit: Int) -> String { "\(endpoint) unit \(unit)" }
 
-    private func failure(_ kind: ModbusError.Kind, _ operation: String, _ unit: Int, detail: String) -> ModbusError {
-        ModbusError(kind, operation: operation, target: target(unit), detail: detail)
+    private func failure(_ kind: ModbusError.Kind, _ operation: Operation, _ unit: Int, detail: String) -> ModbusError {
+        ModbusError(kind, operation: operation.description, target: target(unit), detail: detail)
+    }
+
+    /// What a transaction does; turned into text only for an error, so that the steady state
+    /// builds no strings.
+    private enum Operation: CustomStringConvertible {
+        case readRegisters(RegisterKind, Int, Int)
+        case readBits(RegisterKind, Int, Int)
+        case writeRegister(Int)
+        case writeRegisters(Int, Int)
+        case writeCoil(Int)
+
+        var description: String {
+            switch self {
+            case .readRegisters(let kind, let address, let count): "read \(count) \(kind.rawValue) register\(count == 1 ? "" : "s") at \(address)"
+            case .readBits(let kind, let address, let count): "read \(count) \(kind.rawValue)\(count == 1 ? "" : "s") at \(address)"
+            case .writeRegister(let address): "write holding register \(address)"
+            case .writeRegisters(let address, let count): "write \(count) holding registers at \(address)"
+            case .writeCoil(let address): "write coil \(address)"
+            }
+        }
     }
 }

@@ -27,6 +27,21 @@ import TestSupport
         #expect(unknown.stderr.contains("no profile 'no-such-meter'; available: carlo-gavazzi-em24, carlo-gavazzi-em340"))
     }
 
+    @Test func readShowsThePlanOfAConfiguredDevice() throws {
+        let result = try runCommand(RepositoryPaths.hubmeterBinary,
+                                    ["read", "kantoor-grid", "--config", RepositoryPaths.path("Config/agent.example.yaml"), "--plan"],
+                                    environment: ["HUBMETER_MQTT_PASSWORD": "x"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("kantoor-grid: profile eastron-sdm630"))
+        #expect(result.stdout.contains("every cycle (fast): 2 reads, 42 registers"))
+        #expect(result.stdout.contains("after connect (all): 3 reads, 44 registers"))
+        let missing = try runCommand(RepositoryPaths.hubmeterBinary,
+                                     ["read", "no-such-device", "--config", RepositoryPaths.path("Config/agent.example.yaml"), "--plan"],
+                                     environment: ["HUBMETER_MQTT_PASSWORD": "x"])
+        #expect(missing.status == 64)
+        #expect(missing.stderr.contains("no device 'no-such-device'"))
+    }
+
     @Test func scanFindsSunSpecModelsAndMatchingProfiles() async throws {
         var image = try PollingBehaviourTests.fixtureImage("janitza-umg96rm", unit: 2)
         let sunspec = SunSpecAcquisitionTests.DeviceImage(base: 40000, models: [(1, 0), (203, 0)], sentinels: [:])

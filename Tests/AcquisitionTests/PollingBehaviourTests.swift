@@ -73,7 +73,7 @@ import TestSupport
             library: Catalog.shared.library, clock: SystemWallClock(), metrics: metrics, logger: testLogger)
         let recorder = try await Self.run(service, for: .milliseconds(2900))
         let goodSnapshots = recorder[device: "good"], deadSnapshots = recorder[device: "dead"]
-        #expect(goodSnapshots.count >= 12)
+        #expect(goodSnapshots.count >= 10) // about 14 cycles; slack for a loaded test machine
         // The neighbour kept its cadence: good in every cycle but the first reconnect after a timeout.
         let goodCycles = goodSnapshots.filter { $0.canonical[.gridPower]?.quality == .good }.count
         #expect(goodCycles >= goodSnapshots.count - 2)
@@ -111,12 +111,14 @@ import TestSupport
         let qualities = snapshots.compactMap { $0.canonical[.gridPower]?.quality }
         #expect(qualities.first == .good)
         #expect(qualities.contains { if case .error(code: "modbus.timeout", _) = $0 { true } else { false } })
-        guard case .stale(let age) = qualities.last else {
-            Issue.record("expected stale at the end, got \(qualities)")
-            return
+        // Between probes the last good value is served, flagged stale with its age.
+        let stale = snapshots.filter { if case .stale = $0.canonical[.gridPower]?.quality { true } else { false } }
+        #expect(!stale.isEmpty, "expected stale values while backing off, got \(qualities)")
+        for snapshot in stale {
+            guard case .stale(let age) = snapshot.canonical[.gridPower]?.quality else { continue }
+            #expect(age >= 200)
+            #expect(close(snapshot.canonical[.gridPower]?.value, -2500.5))
         }
-        #expect(age >= 400)
-        #expect(close(snapshots.last?.canonical[.gridPower]?.value, -2500.5))
     }
 
     @Test func cyclesAreAlignedToTheWallClock() async throws {

@@ -111,6 +111,9 @@ public enum SunSpecProfileBuilder {
 
     static func makePoint(_ point: SunSpecModelDefinition.Point, name: String, address: Int, factor: String?, cadence: PointCadence) -> PointDefinition? {
         guard let mapping = mapping(forSunSpecType: point.type) else { return nil }
+        // Text (module ids, names) is nameplate data: read after connect, not every cycle, so
+        // that the cycle's decoding builds no strings.
+        let cadence = mapping.type == .string ? .static : cadence
         var scale = 1.0
         if let constant = point.constantScaleFactor {
             scale = constant < 0 ? 1 / ProfileDecoder.powerOfTen(-constant) : ProfileDecoder.powerOfTen(constant)

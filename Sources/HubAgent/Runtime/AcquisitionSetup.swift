@@ -49,6 +49,15 @@ public enum AcquisitionSetup {
             result.append(AcquisitionBus(id: bus.id, endpoint: endpoint(bus.transport), timeout: bus.timeout,
                                          turnaroundDelay: bus.turnaroundDelay, connectDelay: bus.connectDelay, devices: devices))
         }
+        // A one-client device (Huawei dongle) must not see a second connection from us.
+        var busesByEndpoint: [ModbusEndpoint: [AcquisitionBus]] = [:]
+        for bus in result { busesByEndpoint[bus.endpoint, default: []].append(bus) }
+        for (endpoint, buses) in busesByEndpoint where buses.count > 1 {
+            if let device = buses.flatMap(\.devices).first(where: { $0.profile.options.singleClient }) {
+                throw AcquisitionSetupError(device: device.id, problem: "profile '\(device.profile.id)' accepts one client only, but \(endpoint) "
+                    + "is used by buses \(buses.map(\.id).joined(separator: ", ")); put all devices behind it on one bus")
+            }
+        }
         return result
     }
 
