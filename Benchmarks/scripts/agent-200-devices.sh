@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# End-to-end agent benchmark: 200 simulated Eastron SDM630 meters (10 Modbus TCP servers × 20 unit
+# ids, one per company) polled at 1 Hz, balanced and published to a local mosquitto.
+# Measures, over a steady-state window: the time from each cycle's start to its last publish
+# (p50/p99, from the agent's own histogram), the agent's resident memory, its CPU share, and its
+# CPU while idle-ish (all devices answering, no broker traffic beyond the cycle).
+# Loopback only; bounded: DURATION seconds (default 60) after a 15 s warm-up.
+#   Benchmarks/scripts/agent-200-devices.sh [DURATION]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+duration="${1:-60}"
+source scripts/setup.sh
+swift build -c release --product hubmeter >/dev/null
+binary="$(swift build -c release --show-bin-path)/hubmeter"
+work="$(mktemp -d)"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT INT TERM
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+broker_port=$(free_port); http_port=$(free_port)
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$broker_port" > "$work/mosquitto.conf"
+mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 & pids+=($!)
+
+python3 - "$work" "$broker_port" "$http_port" "$PWD/Config" <<'PY'
+import socket, sys
+work, broker, http, data = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+def free():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
+ports = [free() for _ in range(10)]
+scenario = ["name: benchmark park (200 meters)", "seed: 1", "step: 1s", 'sun: { sunrise: "05:30", sunset: "19:30" }', "servers:"]
+scenario += [f"  - {{ id: s{i}, host: 127.0.0.1, port: {p} }}" for i, p in enumerate(ports)]
+scenario.append("companies:")
+agent = ["hub:", "  id: bench", "  participants:"]
+for n in range(200):
+    server, unit = n // 20, n % 20 + 1
+    scenario += [f"  - id: c{n}", f"    load: {{ base_kw: {5 + n % 40}, noise_kw: 1 }}",
+                 f"    devices: [{{ id: c{n}-grid, map: eastron-sdm630, server: s{server}, unit_id: {unit} }}]"]
+    agent.append(f"    - {{ id: c{n}, devices: [{{ id: c{n}-grid, role: grid_meter, bus: s{server}, unit_id: {unit}, profile: eastron-sdm630 }}] }}")
+agent.append("buses:")
+agent += [f"  - {{ id: s{i}, transport: tcp, host: 127.0.0.1, port: {p}, timeout: 500ms }}" for i, p in enumerate(ports)]
+agent += [f"mqtt: {{ host: 127.0.0.1, port: {broker} }}", f"state_directory: {work}/state", f"data_directory: {data}",
+          f'http: {{ listen: "127.0.0.1:{http}" }}', "logging: { level: warning }"]
+open(f"{work}/scenario.yaml", "w").write("\n".join(scenario) + "\n")
+open(f"{work}/agent.yaml", "w").write("\n".join(agent) + "\n")
+PY
+
+"$binary" simulate "$work/scenario.yaml" --data-directory "$PWD/Config" --log-level warning >"$work/simulator.log" 2>&1 & pids+=($!)
+sleep 2
+"$binary" agent --config "$work/agent.yaml" >"$work/agent.log" 2>&1 & agent=$!; pids+=($agent)
+
+scrape() { curl -s "http://127.0.0.1:$http_port/metrics" > "$1" 2>/dev/null || python3 -c "
+import urllib.request,sys; open(sys.argv[1],'w').write(urllib.request.urlopen('http://127.0.0.1:$http_port/metrics').read().decode())" "$1"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$agent/stat"; }
+
+sleep 15
+scrape "$work/metrics.0"; ticks0=$(cpu_ticks); t0=$(date +%s.%N)
+sleep "$duration"
+scrape "$work/metrics.1"; ticks1=$(cpu_ticks); t1=$(date +%s.%N)
+rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$agent/status")
+hz=$(getconf CLK_TCK)
+
+python3 - "$work/metrics.0" "$work/metrics.1" "$ticks0" "$ticks1" "$t0" "$t1" "$rss_kb" "$hz" <<'PY'
+import re, sys
+def buckets(path):
+    result = {}
+    for line in open(path):
+        m = re.match(r'hubmeter_cycle_publish_duration_seconds_bucket\{le="([^"]+)"\} (\S+)', line)
+        if m: result[m.group(1)] = float(m.group(2))
+    return result
+b0, b1 = buckets(sys.argv[1]), buckets(sys.argv[2])
+bounds = sorted((float(k) if k != "+Inf" else float("inf"), k) for k in b1)
+delta = [(bound, b1[key] - b0.get(key, 0)) for bound, key in bounds]
+total = delta[-1][1]
+def quantile(q):
+    for bound, count in delta:
+        if count >= q * total: return bound
+ticks0, ticks1, t0, t1 = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
+cpu = (ticks1 - ticks0) / float(sys.argv[8]) / (t1 - t0) * 100
+print(f"cycles measured:              {int(total)}")
+print(f"cycle start → last publish:   p50 ≤ {quantile(0.5)*1000:.0f} ms, p99 ≤ {quantile(0.99)*1000:.0f} ms (histogram bucket bounds)")
+print(f"agent resident memory:        {int(sys.argv[7]) / 1024:.1f} MiB")
+print(f"agent CPU:                    {cpu:.1f} % of one core")
+PY
+grep -c "error" "$work/agent.log" | xargs -I{} echo "agent log error lines:        {}"
