@@ -60,11 +60,13 @@ let package = Package(
             name: "Acquisition",
             dependencies: ["DeviceProfiles", "ConfigReading", "ModbusIO", "HubSupport", "HubDomain", .product(name: "Logging", package: "swift-log")]
         ),
-        // The hub agent: topic contract, hash chain, durable outbox, publisher, daemon services.
+        // The MQTT topic contract v1 shared by agent and aggregator: topics, messages, hash chain.
+        .target(name: "HubContract", dependencies: ["HubDomain", "HubSupport"]),
+        // The hub agent: durable outbox, publisher, balance cycle, daemon services.
         .target(
             name: "HubAgent",
             dependencies: [
-                "HubDomain", "HubConfiguration", "HubSupport", "MQTTIO", "ModbusIO", "CCrypto", "Acquisition", "DeviceProfiles",
+                "HubContract", "HubDomain", "HubConfiguration", "HubSupport", "MQTTIO", "ModbusIO", "CCrypto", "Acquisition", "DeviceProfiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -105,14 +107,14 @@ let package = Package(
         // Real helpers for tests: a mosquitto broker, peer processes, free ports. Not shipped.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ModbusIOTests", dependencies: ["ModbusIO", "HubSupport", "TestSupport"]),
-        .testTarget(name: "HubAgentTests", dependencies: ["HubAgent", "HubDomain", "MQTTIO", "HubSupport", "TestSupport"]),
+        .testTarget(name: "HubAgentTests", dependencies: ["HubAgent", "HubContract", "HubDomain", "MQTTIO", "HubSupport", "TestSupport"]),
         .testTarget(name: "DeviceProfilesTests", dependencies: ["DeviceProfiles", "ConfigReading", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(
             name: "AcquisitionTests",
             dependencies: ["Acquisition", "DeviceProfiles", "ModbusIO", "HubDomain", "TestSupport", .product(name: "Logging", package: "swift-log")],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "AgentEndToEndTests", dependencies: ["HubAgent", "ModbusIO", "MQTTIO", "HubSupport", "TestSupport"]),
+        .testTarget(name: "AgentEndToEndTests", dependencies: ["HubAgent", "HubContract", "ModbusIO", "MQTTIO", "HubSupport", "TestSupport"]),
         .testTarget(
             name: "HubSimulatorTests",
             dependencies: ["HubSimulator", "Acquisition", "DeviceProfiles", "ModbusIO", "HubDomain", "ConfigReading", "TestSupport",

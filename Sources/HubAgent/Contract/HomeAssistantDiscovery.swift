@@ -1,3 +1,4 @@
+import HubContract
 import DeviceProfiles
 import MQTTIO
 

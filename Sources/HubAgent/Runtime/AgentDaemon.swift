@@ -1,3 +1,4 @@
+import HubContract
 import Acquisition
 import ConfigReading
 import Foundation

@@ -1,3 +1,4 @@
+import HubContract
 import Foundation
 import GRDB
 import HubSupport
