@@ -2,6 +2,9 @@
 #define HUBMETER_CMODBUS_SHIM_H
 #include <modbus.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 // The composite error macros (EMBXILFUN, EMBBADCRC, ...) do not import into Swift.
 static inline int hubmeter_modbus_enobase(void) { return MODBUS_ENOBASE; }
@@ -16,4 +19,18 @@ static inline int hubmeter_modbus_max_write_registers(void) { return MODBUS_MAX_
 static inline int hubmeter_modbus_tcp_max_adu_length(void) { return MODBUS_TCP_MAX_ADU_LENGTH; }
 static inline int hubmeter_modbus_rtu_max_adu_length(void) { return MODBUS_RTU_MAX_ADU_LENGTH; }
 static inline int hubmeter_errno(void) { return errno; }
+// Opens and unlocks a pseudo-terminal master (Linux devpts); stores the terminal's number.
+// posix_openpt/ptsname need feature macros that do not reach Swift; these ioctls do not.
+static inline int hubmeter_open_pty(unsigned int *number) {
+    int fd = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int unlock = 0;
+    if (ioctl(fd, TIOCSPTLCK, &unlock) != 0 || ioctl(fd, TIOCGPTN, number) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
 #endif

@@ -5,6 +5,7 @@ import HubDomain
 import HubSimulator
 import HubSupport
 import Logging
+import ModbusIO
 import UnixSignals
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -14,7 +15,7 @@ import UnixSignals
 struct SimulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
-        abstract: "Serve simulated hub devices (SunSpec inverters, meters, batteries, Eastron SDM630) over Modbus TCP.",
+        abstract: "Serve simulated hub devices (SunSpec inverters, meters, batteries, Eastron SDM630) over Modbus TCP and RTU.",
         discussion: """
             Simulated time is origin + (now − origin) × speed (UTC ms); give the agent the same --speed and \
             --time-origin and both agree on it. Exit 78: invalid scenario; 74: a port cannot be bound.
@@ -78,8 +79,8 @@ struct SimulateCommand: AsyncParsableCommand {
         var overrides: [String: Int] = [:]
         for entry in ports {
             let parts = entry.split(separator: "=")
-            guard scenario.servers.contains(where: { $0.id == parts[0] }) else {
-                ConsoleOutput.standardError("--port \(entry): no server '\(parts[0])' in \(self.scenario); known: \(scenario.servers.map(\.id).joined(separator: ", "))")
+            guard scenario.servers.contains(where: { $0.id == parts[0] && $0.transport == .tcp }) else {
+                ConsoleOutput.standardError("--port \(entry): no TCP server '\(parts[0])' in \(self.scenario); known: \(scenario.servers.filter { $0.transport == .tcp }.map(\.id).joined(separator: ", "))")
                 throw ExitCode(ExitStatus.usage.rawValue)
             }
             overrides[String(parts[0])] = Int(parts[1])
@@ -112,9 +113,9 @@ struct SimulateCommand: AsyncParsableCommand {
     static func summary(scenario: Scenario, simulator: HubSimulator, clock: ScaledWallClock) -> String {
         var lines = ["hubmeter simulate: \(scenario.name): \(scenario.devices.count) devices, seed \(scenario.seed), speed \(clock.speed)×, "
             + "time origin \(clock.origin.rawValue) (\(UTCTimestamp(millisecondsSinceEpoch: clock.origin.rawValue).iso8601))"]
-        let ports = simulator.ports
+        let endpoints = simulator.endpoints
         for server in scenario.servers {
-            lines.append("  server \(server.id): tcp://\(server.host):\(ports[server.id] ?? server.port)")
+            lines.append("  server \(server.id): \(endpoints[server.id]?.description ?? "?")")
             for device in scenario.devices where device.server == server.id {
                 lines.append("    unit \(device.unitID): \(device.id) (\(device.map.rawValue))")
             }

@@ -32,10 +32,10 @@ enum Fixtures {
 
     /// How the agent would read a simulated device: the same profiles, the same acquisition code.
     static func read(_ device: Scenario.Device, simulator: HubSimulator, timeout: Duration = .seconds(2)) async throws -> DeviceSnapshot {
-        let port = try #require(simulator.ports[device.server])
+        let endpoint = try #require(simulator.endpoints[device.server])
         let profile = try #require(catalog.profile(device.map == .eastronSDM630 ? "eastron-sdm630" : "sunspec"))
         let acquisitionDevice = AcquisitionDevice(id: device.id, unitID: device.unitID, profile: profile)
-        let bus = AcquisitionBus(id: device.server, endpoint: .tcp(host: "127.0.0.1", port: port), timeout: timeout, devices: [acquisitionDevice])
+        let bus = AcquisitionBus(id: device.server, endpoint: endpoint, timeout: timeout, devices: [acquisitionDevice])
         let connection = try ModbusConnection(endpoint: bus.endpoint, responseTimeout: timeout)
         defer { Task { await connection.close() } }
         return await AcquisitionService.readOnce(acquisitionDevice, on: connection, bus: bus, library: catalog.library,
@@ -43,7 +43,7 @@ enum Fixtures {
     }
 
     static func connection(_ simulator: HubSimulator, server: String, timeout: Duration = .seconds(2)) throws -> ModbusConnection {
-        try ModbusConnection(endpoint: .tcp(host: "127.0.0.1", port: try #require(simulator.ports[server])), responseTimeout: timeout)
+        try ModbusConnection(endpoint: try #require(simulator.endpoints[server]), responseTimeout: timeout)
     }
 }
 

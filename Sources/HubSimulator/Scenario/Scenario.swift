@@ -54,17 +54,31 @@ public struct Scenario: Sendable, Hashable {
         }
     }
 
-    /// One Modbus TCP listener; several devices (unit ids) share it.
+    /// One Modbus TCP listener, or one RTU line on a pseudo-terminal; several devices (unit ids) share it.
     public struct Server: Sendable, Hashable {
+        public enum Transport: String, Sendable, Hashable, CaseIterable { case tcp, rtu }
+
         public var id: String
+        public var transport: Transport
         public var host: String
-        /// 0 picks a free port.
+        /// 0 picks a free port (TCP).
         public var port: Int
+        /// RTU: a symlink to create to the pseudo-terminal (for a stable path in agent configs).
+        public var link: String?
 
         public init(id: String, host: String = "127.0.0.1", port: Int) {
             self.id = id
+            self.transport = .tcp
             self.host = host
             self.port = port
+        }
+
+        public init(id: String, rtuLink link: String?) {
+            self.id = id
+            self.transport = .rtu
+            self.host = ""
+            self.port = 0
+            self.link = link
         }
     }
 

@@ -28,14 +28,27 @@ public enum ScenarioParser {
         let serverNodes = try root.required("servers", expecting: "a list of Modbus TCP servers").sequence()
         var servers: [Scenario.Server] = []
         for node in serverNodes {
-            let map = try node.mapping(keys: ["id", "host", "port"])
+            let map = try node.mapping(keys: ["id", "transport", "host", "port", "link"])
             let id = try map.value("id", expecting: "a server id") { node throws(ConfigError) in try node.identifier() }
             if servers.contains(where: { $0.id == id }) {
                 throw try map.required("id", expecting: "").error(.duplicateIdentifier, "server id '\(id)' is used twice")
             }
+            let transport = try map.value("transport", default: .tcp) { node throws(ConfigError) in try node.choice(Scenario.Server.Transport.self) }
+            for key in transport == .tcp ? ["link"] : ["host", "port"] {
+                if let stray = map.optional(key) { throw stray.error(.inconsistent, "'\(key)' does not apply to a \(transport.rawValue) server") }
+            }
+            if transport == .rtu {
+                let link = try map.optional("link").map { node throws(ConfigError) in
+                    let path = try node.string()
+                    guard path.hasPrefix("/") else { throw node.error(.invalidValue, "'\(path)' is not an absolute path") }
+                    return path
+                }
+                servers.append(Scenario.Server(id: id, rtuLink: link))
+                continue
+            }
             let host = try map.value("host", default: "127.0.0.1") { node throws(ConfigError) in try node.string() }
             let port = try map.value("port", expecting: "a TCP port (0 picks a free one)") { node throws(ConfigError) in try node.int(in: 0...65535) }
-            if port != 0, let other = servers.first(where: { $0.port == port && $0.host == host }) {
+            if port != 0, let other = servers.first(where: { $0.transport == .tcp && $0.port == port && $0.host == host }) {
                 throw try map.required("port", expecting: "").error(.duplicateIdentifier, "port \(port) is already used by server '\(other.id)'")
             }
             servers.append(Scenario.Server(id: id, host: host, port: port))

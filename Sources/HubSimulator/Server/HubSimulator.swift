@@ -16,7 +16,7 @@ public final class HubSimulator: Sendable {
     /// Simulated UTC ms at which the simulation starts; fault times count from here.
     public let origin: UTCMilliseconds
     private let clock: any UTCClock
-    private let servers: [String: ModbusTCPServer]
+    private let servers: [String: SimulatorServer]
     private let core: Mutex<Core>
     private let logger: Logger
 
@@ -47,7 +47,7 @@ public final class HubSimulator: Sendable {
             }
         }
         let hook = RefreshHook()
-        var servers: [String: ModbusTCPServer] = [:]
+        var servers: [String: SimulatorServer] = [:]
         for server in scenario.servers {
             var units: [Int: ModbusUnitMemory] = [:]
             var unitDevices: [Int: String] = [:]
@@ -62,13 +62,24 @@ public final class HubSimulator: Sendable {
                 unitDevices[device.device.unitID] = device.device.id
             }
             let faults = FaultSchedule(faults: scenario.faults, unitDevices: unitDevices, origin: origin.rawValue, clock: clock)
-            let port = portOverrides[server.id] ?? server.port
-            do {
-                servers[server.id] = try ModbusTCPServer(host: server.host, port: port, units: units,
-                                                         policy: { faults.action(for: $0) }, onWrite: { _ in hook.fire() })
-            } catch {
-                servers.values.forEach { $0.stop() }
-                throw SimulatorError(.cannotServe, "server \(server.id): cannot listen on \(server.host):\(port): \(error.description)")
+            let policy: ModbusTCPServer.Policy = { faults.action(for: $0) }
+            let observer: ModbusTCPServer.WriteObserver = { _ in hook.fire() }
+            switch server.transport {
+            case .tcp:
+                let port = portOverrides[server.id] ?? server.port
+                do {
+                    servers[server.id] = .tcp(try ModbusTCPServer(host: server.host, port: port, units: units, policy: policy, onWrite: observer))
+                } catch {
+                    servers.values.forEach { $0.stop() }
+                    throw SimulatorError(.cannotServe, "server \(server.id): cannot listen on \(server.host):\(port): \(error.description)")
+                }
+            case .rtu:
+                do {
+                    servers[server.id] = .rtu(try ModbusRTUServer(link: server.link, units: units, policy: policy, onWrite: observer))
+                } catch {
+                    servers.values.forEach { $0.stop() }
+                    throw SimulatorError(.cannotServe, "server \(server.id): cannot open an RTU line: \(error.description)")
+                }
             }
         }
         self.servers = servers
@@ -79,8 +90,18 @@ public final class HubSimulator: Sendable {
 
     deinit { servers.values.forEach { $0.stop() } }
 
-    /// The bound port of each server, by server id.
-    public var ports: [String: Int] { servers.mapValues(\.port) }
+    /// The bound port of each TCP server, by server id.
+    public var ports: [String: Int] { servers.compactMapValues { if case .tcp(let server) = $0 { server.port } else { nil } } }
+
+    /// Where a client reaches each server, by server id (`tcp://…` or the RTU terminal).
+    public var endpoints: [String: ModbusEndpoint] {
+        servers.mapValues { server in
+            switch server {
+            case .tcp(let tcp): .tcp(host: tcp.host, port: tcp.port)
+            case .rtu(let rtu): .rtu(.init(device: rtu.devicePath))
+            }
+        }
+    }
 
     /// A copy of the physics state as of the last refresh.
     public var physics: HubPhysics { core.withLock { $0.physics } }
@@ -147,6 +168,33 @@ public final class HubSimulator: Sendable {
         let charge = group.devices.compactMap(\.battery?.maxChargeWatts).reduce(0, +)
         let discharge = group.devices.compactMap(\.battery?.maxDischargeWatts).reduce(0, +)
         return max(load + charge, pv + discharge, 1000) * 1.1
+    }
+}
+
+/// A TCP listener or an RTU line.
+enum SimulatorServer: Sendable {
+    case tcp(ModbusTCPServer)
+    case rtu(ModbusRTUServer)
+
+    func withMemory<Result>(unit: Int, _ body: (ModbusUnitMemory) throws -> Result) rethrows -> Result? {
+        switch self {
+        case .tcp(let server): try server.withMemory(unit: unit, body)
+        case .rtu(let server): try server.withMemory(unit: unit, body)
+        }
+    }
+
+    var requestCount: Int {
+        switch self {
+        case .tcp(let server): server.requestCount
+        case .rtu(let server): server.requestCount
+        }
+    }
+
+    func stop() {
+        switch self {
+        case .tcp(let server): server.stop()
+        case .rtu(let server): server.stop()
+        }
     }
 }
 
