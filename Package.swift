@@ -101,7 +101,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConfigurationTests",
-            dependencies: ["HubConfiguration", "ConfigReading", "HubmeterCommands", "Acquisition", "DeviceProfiles", "ModbusIO", "TestSupport"],
+            dependencies: ["HubConfiguration", "ConfigReading", "HubmeterCommands", "HubAgent", "Acquisition", "DeviceProfiles", "ModbusIO", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
         // Real helpers for tests: a mosquitto broker, peer processes, free ports. Not shipped.

@@ -6,4 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh --test
 swift build --build-tests
-swift test --skip-build "$@"
+# Serial: several suites check real-time cadence (cycles of 200–500 ms) and must not compete for 2 cores.
+swift test --skip-build --no-parallel "$@"

@@ -1,3 +1,4 @@
+import HubAgent
 import Acquisition
 import ConfigReading
 import DeviceProfiles
