@@ -5,13 +5,17 @@
 # (p50/p99, from the agent's own histogram), the agent's resident memory, its CPU share, and its
 # CPU while idle-ish (all devices answering, no broker traffic beyond the cycle).
 # Loopback only; bounded: DURATION seconds (default 60) after a 15 s warm-up.
-#   Benchmarks/scripts/agent-200-devices.sh [DURATION]
+#   Benchmarks/scripts/agent-200-devices.sh [DURATION] [ENDPOINTS]
+# ENDPOINTS (default 200): Modbus TCP servers the 200 meters are spread over; 200 is one device
+# per endpoint (each its own connection and executor), 10 is 20 unit ids behind each of 10 gateways.
+# The binary is built as installed (release, Swift runtime linked statically).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration="${1:-60}"
+endpoints="${2:-200}"
 source scripts/setup.sh
-swift build -c release --product hubmeter >/dev/null
-binary="$(swift build -c release --show-bin-path)/hubmeter"
+swift build -c release --product hubmeter --static-swift-stdlib >/dev/null
+binary="$(swift build -c release --static-swift-stdlib --show-bin-path)/hubmeter"
 work="$(mktemp -d)"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -22,18 +26,19 @@ broker_port=$(free_port); http_port=$(free_port)
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$broker_port" > "$work/mosquitto.conf"
 mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 & pids+=($!)
 
-python3 - "$work" "$broker_port" "$http_port" "$PWD/Config" <<'PY'
+python3 - "$work" "$broker_port" "$http_port" "$PWD/Config" "$endpoints" <<'PY'
 import socket, sys
-work, broker, http, data = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+work, broker, http, data, endpoints = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 def free():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
-ports = [free() for _ in range(10)]
+ports = [free() for _ in range(endpoints)]
+per = 200 // endpoints
 scenario = ["name: benchmark park (200 meters)", "seed: 1", "step: 1s", 'sun: { sunrise: "05:30", sunset: "19:30" }', "servers:"]
 scenario += [f"  - {{ id: s{i}, host: 127.0.0.1, port: {p} }}" for i, p in enumerate(ports)]
 scenario.append("companies:")
 agent = ["hub:", "  id: bench", "  participants:"]
 for n in range(200):
-    server, unit = n // 20, n % 20 + 1
+    server, unit = n // per, n % per + 1
     scenario += [f"  - id: c{n}", f"    load: {{ base_kw: {5 + n % 40}, noise_kw: 1 }}",
                  f"    devices: [{{ id: c{n}-grid, map: eastron-sdm630, server: s{server}, unit_id: {unit} }}]"]
     agent.append(f"    - {{ id: c{n}, devices: [{{ id: c{n}-grid, role: grid_meter, bus: s{server}, unit_id: {unit}, profile: eastron-sdm630 }}] }}")
@@ -82,4 +87,5 @@ print(f"cycle start → last publish:   p50 ≤ {quantile(0.5)*1000:.0f} ms, p99
 print(f"agent resident memory:        {int(sys.argv[7]) / 1024:.1f} MiB")
 print(f"agent CPU:                    {cpu:.1f} % of one core")
 PY
-grep -c "error" "$work/agent.log" | xargs -I{} echo "agent log error lines:        {}"
+echo "agent log error lines:        $(grep -c error "$work/agent.log" || true)"
+echo "endpoints:                    $endpoints (200 meters)"
