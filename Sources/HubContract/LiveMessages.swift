@@ -19,6 +19,18 @@ public struct QualifiedValue: Sendable, Hashable, Codable {
         self.estimatedShare = estimatedShare
     }
 
+    private enum CodingKeys: String, CodingKey { case value, unit, quality, ageMs, estimatedShare }
+
+    /// `value` is always present: a gap is an explicit `null`, so a reader cannot mistake it for an omission.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(value, forKey: .value)
+        try container.encode(unit, forKey: .unit)
+        try container.encode(quality, forKey: .quality)
+        try container.encodeIfPresent(ageMs, forKey: .ageMs)
+        try container.encodeIfPresent(estimatedShare, forKey: .estimatedShare)
+    }
+
     public init(_ figure: Figure, unit: String) {
         switch figure.quality {
         case .measured: self.init(value: figure.value, unit: unit, quality: figure.value == nil ? "missing" : "measured")

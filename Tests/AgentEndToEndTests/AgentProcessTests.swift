@@ -167,6 +167,12 @@ import TestSupport
         try await Self.waitUntil("incomplete balance") {
             (inbox.json("hubmeter/v1/test-hub/balance")?["complete"] as? Bool) == false
         }
+        // Gaps are explicit nulls with their quality, and still schema-valid.
+        let incomplete = try #require(inbox.last("hubmeter/v1/test-hub/balance"))
+        try validateMessages([incomplete.payload], schema: "hub-balance")
+        #expect(String(decoding: incomplete.payload, as: UTF8.self).contains("\"quality\":\"stale\"")
+                || String(decoding: incomplete.payload, as: UTF8.self).contains("\"quality\":\"missing\""))
+        #expect(String(decoding: incomplete.payload, as: UTF8.self).contains("\"value\":null"))
         let alphaStatesBefore = inbox.count("hubmeter/v1/test-hub/device/alpha-grid/state")
         try await Task.sleep(for: .seconds(3))
         #expect(inbox.count("hubmeter/v1/test-hub/device/alpha-grid/state") >= alphaStatesBefore + 2)

@@ -278,7 +278,7 @@ public actor AgentCore {
         for (quantity, value) in snapshot.canonical { canonical[quantity.rawValue] = value.point }
         let message = DeviceStateMessage(hub: settings.hub, device: snapshot.device, profile: snapshot.profile,
                                          health: snapshot.health.state.rawValue, at: now.iso8601, points: points, canonical: canonical)
-        guard let payload = try? encoder.encode(message) else { return }
+        let payload = message.payload
         let topic = topics.deviceState(snapshot.device)
         if settings.queueDeviceStates, await link.state != .connected {
             try? store.enqueue(kind: .deviceState, topic: topic, payload: Array(payload), qos: 1, retain: false,
@@ -294,15 +294,12 @@ public actor AgentCore {
     func tick(now: UTCMilliseconds, cycleStart: UTCMilliseconds) async {
         balancer.compute(readings, now: now)
         lastBalance = balancer.hub
-        if let payload = try? encoder.encode(HubBalanceMessage(hub: settings.hub, balance: balancer.hub)) {
-            await link.publishLive(MQTTMessage(topic: topics.balance, payload: Array(payload)))
-        }
+        await link.publishLive(MQTTMessage(topic: topics.balance, payload: HubBalanceMessage(hub: settings.hub, balance: balancer.hub).payload))
+        let at = now.iso8601
         for participant in plan.model.participants {
             guard let balance = balancer.balance(of: participant.id) else { continue }
-            let message = ParticipantBalanceMessage(hub: settings.hub, participant: participant.id.rawValue, at: now.iso8601, balance: balance)
-            if let payload = try? encoder.encode(message) {
-                await link.publishLive(MQTTMessage(topic: topics.participantBalance(participant.id.rawValue), payload: Array(payload)))
-            }
+            let message = ParticipantBalanceMessage(hub: settings.hub, participant: participant.id.rawValue, at: at, balance: balance)
+            await link.publishLive(MQTTMessage(topic: topics.participantBalance(participant.id.rawValue), payload: message.payload))
         }
         // From the cycle's start on the wall clock to the last publish of the cycle.
         cycleDuration.record(.milliseconds(max(0, clock.now.milliseconds(since: cycleStart))))

@@ -23,6 +23,19 @@ public struct ParticipantBalance: Sendable, Hashable {
     /// `importW − allocationW`: what the participant draws from the public grid after sharing.
     public var residualImportW: Figure
 
+    public init(isMember: Bool, gridW: Figure, importW: Figure, exportW: Figure, productionW: Figure, batteryW: Figure,
+                consumptionW: Figure, allocationW: Figure, residualImportW: Figure) {
+        self.isMember = isMember
+        self.gridW = gridW
+        self.importW = importW
+        self.exportW = exportW
+        self.productionW = productionW
+        self.batteryW = batteryW
+        self.consumptionW = consumptionW
+        self.allocationW = allocationW
+        self.residualImportW = residualImportW
+    }
+
     /// `true` when every figure has a value.
     public var isComplete: Bool {
         gridW.value != nil && productionW.value != nil && batteryW.value != nil && allocationW.value != nil
