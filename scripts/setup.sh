@@ -8,7 +8,7 @@ set -euo pipefail
 want_test=false
 [[ "${1:-}" == "--test" ]] && want_test=true
 
-packages=(pkg-config libmodbus-dev libmosquitto-dev mosquitto mosquitto-clients libsqlite3-dev libssl-dev)
+packages=(pkg-config libmodbus-dev libmosquitto-dev mosquitto mosquitto-clients libsqlite3-dev libssl-dev openssl curl)
 if $want_test; then
   packages+=(python3 python3-pymodbus python3-jsonschema socat systemd)
 fi
