@@ -95,8 +95,15 @@ public final class SQLiteAggregatorStore: AggregatorStore {
     // MARK: Ingest
 
     public func store(_ records: [AcceptedInterval]) throws -> [StoreOutcome] {
-        try database.write { db in
-            try records.map { try self.store($0, db) }
+        // IMMEDIATE: another aggregator instance may write the same file; taking the write lock before
+        // the first read avoids a stale snapshot (SQLITE_BUSY_SNAPSHOT) between the key check and the insert.
+        try database.writeWithoutTransaction { db in
+            var outcomes: [StoreOutcome] = []
+            try db.inTransaction(.immediate) {
+                outcomes = try records.map { try self.store($0, db) }
+                return .commit
+            }
+            return outcomes
         }
     }
 
