@@ -59,6 +59,7 @@ public final class SQLiteAggregatorStore: AggregatorStore {
                     PRIMARY KEY (hub, interval_start)
                 ) WITHOUT ROWID;
                 CREATE UNIQUE INDEX interval_record_sequence ON interval_record (hub, sequence);
+                CREATE INDEX interval_record_chain ON interval_record (hub, chain, interval_start);
                 CREATE TABLE participant_interval (
                     hub TEXT NOT NULL, interval_start INTEGER NOT NULL, participant TEXT NOT NULL,
                     \(participant), \(energy),
@@ -261,11 +262,18 @@ public final class SQLiteAggregatorStore: AggregatorStore {
                     result.participantEnergy[id] = energy
                 }
             }
+            // Only the few records that are not linked are counted (index on hub, chain); linked = received − those.
+            var unlinked = 0
             for row in try Row.fetchAll(db, sql: """
-                SELECT chain, COUNT(*) AS n FROM interval_record WHERE hub = ? AND interval_start >= ? AND interval_start < ? GROUP BY chain
+                SELECT chain, COUNT(*) AS n FROM interval_record
+                WHERE hub = ? AND chain IN ('open', 'broken') AND interval_start >= ? AND interval_start < ? GROUP BY chain
                 """, arguments: [hub, from.rawValue, to.rawValue]) {
-                if let link = ChainLink(rawValue: row["chain"]) { result.chain[link] = row["n"] }
+                if let link = ChainLink(rawValue: row["chain"]) {
+                    result.chain[link] = row["n"]
+                    unlinked += row["n"] as Int
+                }
             }
+            if result.receivedIntervals > unlinked { result.chain[.linked] = result.receivedIntervals - unlinked }
             return result
         }
     }
@@ -300,18 +308,43 @@ public final class SQLiteAggregatorStore: AggregatorStore {
     }
 
     public func intervalGaps(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) throws -> [IntervalGap] {
-        let starts = try database.read { db in
-            try Int64.fetchAll(db, sql: "SELECT interval_start FROM interval_record WHERE hub = ? AND interval_start >= ? AND interval_start < ? ORDER BY interval_start",
-                               arguments: [hub, from.rawValue, to.rawValue])
-        }
         let step = UTCMilliseconds.quarterHourMs
-        var gaps: [IntervalGap] = []
-        var expected = from.quarterHourCeiling.rawValue
-        for start in starts + [to.quarterHourCeiling.rawValue] {
-            if start > expected { gaps.append(IntervalGap(from: UTCMilliseconds(expected), to: UTCMilliseconds(start))) }
-            expected = max(expected, start + step)
+        let lower = from.quarterHourCeiling.rawValue, upper = to.quarterHourCeiling.rawValue
+        guard lower < upper else { return [] }
+        // The daily rollup says which days are complete; only the others are searched interval by interval.
+        return try database.read { db in
+            var received: [Int64: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT day, received FROM daily_hub WHERE hub = ? AND day >= ? AND day < ?",
+                                        arguments: [hub, Self.floorDay(lower), upper]) {
+                received[row["day"]] = row["received"]
+            }
+            var gaps: [IntervalGap] = []
+            func add(_ from: Int64, _ to: Int64) {
+                if let last = gaps.last, last.to.rawValue == from {
+                    gaps[gaps.count - 1].to = UTCMilliseconds(to)
+                } else {
+                    gaps.append(IntervalGap(from: UTCMilliseconds(from), to: UTCMilliseconds(to)))
+                }
+            }
+            let starts = try db.cachedStatement(sql: "SELECT interval_start FROM interval_record WHERE hub = ? AND interval_start >= ? AND interval_start < ? ORDER BY interval_start")
+            var day = Self.floorDay(lower)
+            while day < upper {
+                let windowStart = max(lower, day), windowEnd = min(upper, day + Self.dayMs)
+                let count = received[day] ?? 0
+                if count == 0 {
+                    add(windowStart, windowEnd)
+                } else if count < Int(Self.dayMs / step) || windowStart != day || windowEnd != day + Self.dayMs {
+                    var expected = windowStart
+                    for start in try Int64.fetchAll(starts, arguments: [hub, windowStart, windowEnd]) {
+                        if start > expected { add(expected, start) }
+                        expected = start + step
+                    }
+                    if expected < windowEnd { add(expected, windowEnd) }
+                }
+                day += Self.dayMs
+            }
+            return gaps
         }
-        return gaps
     }
 
     public func sequenceGaps(hub: String) throws -> [SequenceGap] {
