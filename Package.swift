@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         // Tests only: property-based checks over random hubs.
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
     ],
@@ -76,6 +78,22 @@ let package = Package(
             ]
         ),
 
+        // The regional aggregator: ingest of hub interval records, storage, KPI queries, API and web page.
+        .target(
+            name: "HubAggregator",
+            dependencies: [
+                "HubContract", "HubDomain", "HubConfiguration", "HubSupport", "MQTTIO",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
+
         // The built-in hub simulator: scenario files, deterministic park physics, and the devices
         // served over Modbus TCP from the same SunSpec model data and profiles the acquisition reads.
         .target(
@@ -87,7 +105,7 @@ let package = Package(
         .target(
             name: "HubmeterCommands",
             dependencies: [
-                "HubConfiguration", "HubSupport", "ModbusIO", "MQTTIO", "HubDomain", "DeviceProfiles", "Acquisition", "HubAgent", "HubSimulator",
+                "HubConfiguration", "HubSupport", "ModbusIO", "MQTTIO", "HubDomain", "DeviceProfiles", "Acquisition", "HubAgent", "HubSimulator", "HubAggregator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -119,6 +137,12 @@ let package = Package(
             name: "HubSimulatorTests",
             dependencies: ["HubSimulator", "Acquisition", "DeviceProfiles", "ModbusIO", "HubDomain", "ConfigReading", "TestSupport",
                            .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "HubAggregatorTests",
+            dependencies: ["HubAggregator", "HubContract", "HubDomain", "HubConfiguration", "ConfigReading", "MQTTIO", "HubSupport", "TestSupport",
+                           .product(name: "Logging", package: "swift-log"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .testTarget(name: "MQTTIOTests", dependencies: ["MQTTIO", "HubSupport", "TestSupport"]),
         .testTarget(name: "HubSupportTests", dependencies: ["HubSupport", .product(name: "Logging", package: "swift-log")]),

@@ -88,4 +88,5 @@ print(f"agent resident memory:        {int(sys.argv[7]) / 1024:.1f} MiB")
 print(f"agent CPU:                    {cpu:.1f} % of one core")
 PY
 echo "agent log error lines:        $(grep -c error "$work/agent.log" || true)"
+grep -m 3 error "$work/agent.log" || true
 echo "endpoints:                    $endpoints (200 meters)"

@@ -13,9 +13,3 @@ extension PendingCommand {
         throw ExitCode(ExitStatus.unavailable.rawValue)
     }
 }
-
-struct AggregatorCommand: PendingCommand {
-    static let configuration = CommandConfiguration(commandName: "aggregator", abstract: "Run the regional aggregator (ingest, API, web page).")
-    static let pendingWork = "the regional aggregator is issue #7"
-    @Option(help: "The aggregator configuration file.") var config: String = "/etc/hubmeter/aggregator.yaml"
-}

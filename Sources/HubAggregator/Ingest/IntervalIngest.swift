@@ -1,0 +1,130 @@
+import HubContract
+import HubDomain
+import HubSupport
+
+/// Checks one received MQTT message against the topic contract v1, without I/O: topic shape,
+/// size limit, schema and hash (through ``IntervalMessage/parse(_:)``), and that the hub in the
+/// payload is the hub of the topic. What passes becomes an ``AcceptedInterval`` for the store;
+/// what fails becomes a ``Rejection`` that is counted and logged, never stored.
+///
+/// Sequence and chain bookkeeping needs the records already stored (they may arrive out of order,
+/// or at another aggregator instance), so it happens in the store, in the same transaction as the insert.
+public struct IntervalIngest: Sendable {
+    public let topicPrefix: String
+    public let maxMessageBytes: Int
+
+    public init(topicPrefix: String, maxMessageBytes: Int) {
+        self.topicPrefix = topicPrefix
+        self.maxMessageBytes = maxMessageBytes
+    }
+
+    /// What a message turned out to be.
+    public enum Outcome: Sendable {
+        case interval(AcceptedInterval)
+        case status(hub: String, StatusMessage)
+        /// A topic of the contract the aggregator does not store (balances, device states).
+        case ignored
+        case rejected(Rejection)
+    }
+
+    /// The topic filters to subscribe to; with a share group, as MQTT 5 shared subscriptions.
+    public func subscriptions(shareGroup: String?) -> [String] {
+        let filters = ["\(topicPrefix)/+/interval", "\(topicPrefix)/+/status"]
+        guard let shareGroup else { return filters }
+        return filters.map { "$share/\(shareGroup)/\($0)" }
+    }
+
+    public func classify(topic: String, payload: [UInt8], receivedAt: UTCMilliseconds) -> Outcome {
+        guard topic.hasPrefix(topicPrefix + "/") else {
+            return .rejected(Rejection(topic: topic, reason: .unknownTopic, detail: "outside \(topicPrefix)/", hub: nil))
+        }
+        let levels = topic.dropFirst(topicPrefix.count + 1).split(separator: "/", omittingEmptySubsequences: false)
+        guard let hubLevel = levels.first, !hubLevel.isEmpty, levels.count >= 2 else {
+            return .rejected(Rejection(topic: topic, reason: .unknownTopic, detail: "no hub level", hub: nil))
+        }
+        let topicHub = String(hubLevel)
+        let kind = levels.dropFirst().joined(separator: "/")
+        guard kind == "interval" || kind == "status" else { return .ignored }
+        guard payload.count <= maxMessageBytes else {
+            return .rejected(Rejection(topic: topic, reason: .oversized,
+                                       detail: "\(payload.count) bytes, limit \(maxMessageBytes)", hub: topicHub))
+        }
+        if kind == "status" {
+            let status: StatusMessage
+            do {
+                status = try MessageEncoding.decoder().decode(StatusMessage.self, from: Data(payload))
+            } catch {
+                return .rejected(Rejection(topic: topic, reason: .malformed, detail: "\(error)", hub: topicHub))
+            }
+            guard status.schema == StatusMessage.schema else {
+                return .rejected(Rejection(topic: topic, reason: .wrongSchema, detail: "schema \(status.schema)", hub: topicHub))
+            }
+            guard status.hub == topicHub else {
+                return .rejected(Rejection(topic: topic, reason: .hubMismatch,
+                                           detail: "payload hub \(status.hub) published under hub \(topicHub)", hub: topicHub))
+            }
+            return .status(hub: topicHub, status)
+        }
+        let message: IntervalMessage
+        let record: IntervalRecord
+        do {
+            (message, record) = try IntervalMessage.parse(payload)
+        } catch {
+            let reason: Rejection.Reason = switch error.kind {
+            case .malformed: .malformed
+            case .wrongSchema: .wrongSchema
+            case .hashMismatch: .hashMismatch
+            case .inconsistent: .inconsistent
+            }
+            return .rejected(Rejection(topic: topic, reason: reason, detail: error.detail, hub: topicHub))
+        }
+        guard message.hub == topicHub else {
+            return .rejected(Rejection(topic: topic, reason: .hubMismatch,
+                                       detail: "record of hub \(message.hub) published under hub \(topicHub)", hub: topicHub))
+        }
+        guard record.interval.start.isQuarterHourAligned, message.sequence > 0 else {
+            return .rejected(Rejection(topic: topic, reason: .inconsistent,
+                                       detail: "interval start \(record.interval.start) or sequence \(message.sequence) out of range", hub: topicHub))
+        }
+        return .interval(AcceptedInterval(message: message, record: record, payload: payload, receivedAt: receivedAt))
+    }
+}
+
+/// A message that passed every check that needs no stored state.
+public struct AcceptedInterval: Sendable {
+    public var message: IntervalMessage
+    public var record: IntervalRecord
+    /// The payload exactly as received, kept for audits.
+    public var payload: [UInt8]
+    public var receivedAt: UTCMilliseconds
+    public var sums: IntervalSums
+
+    public init(message: IntervalMessage, record: IntervalRecord, payload: [UInt8], receivedAt: UTCMilliseconds) {
+        self.message = message
+        self.record = record
+        self.payload = payload
+        self.receivedAt = receivedAt
+        self.sums = IntervalSums(record: record)
+    }
+}
+
+/// A message that was counted, logged and dropped.
+public struct Rejection: Sendable, Equatable {
+    public enum Reason: String, Sendable, CaseIterable {
+        case oversized, malformed
+        case wrongSchema = "wrong_schema"
+        case hashMismatch = "hash_mismatch"
+        case inconsistent
+        /// The hub in the payload is not the hub of the topic (spoofing, or a misconfigured agent).
+        case hubMismatch = "hub_mismatch"
+        case unknownTopic = "unknown_topic"
+    }
+
+    public var topic: String
+    public var reason: Reason
+    public var detail: String
+    /// The hub level of the topic, when there is one.
+    public var hub: String?
+}
+
+import Foundation

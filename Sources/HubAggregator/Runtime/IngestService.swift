@@ -1,0 +1,149 @@
+import Foundation
+import HubContract
+import HubDomain
+import HubSupport
+import Logging
+import MQTTIO
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// Counters of what arrived, by outcome; served on /metrics and /health.
+public final class AggregatorMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let counts = Mutex<[String: Int]>([:])
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+    }
+
+    /// `outcome`: stored, duplicate, conflict, status, ignored, chain_broken, rejected; `reason` for rejections.
+    public func count(_ outcome: String, reason: String? = nil) {
+        let labels = [("outcome", outcome)] + (reason.map { [("reason", $0)] } ?? [])
+        registry.makeCounter(name: "hubmeter_aggregator_messages_total", labels: labels).increment()
+        counts.withLock { $0[reason.map { "\(outcome).\($0)" } ?? outcome, default: 0] += 1 }
+    }
+
+    public var snapshot: [String: Int] { counts.withLock { $0 } }
+
+    public func prometheusText() -> String {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+}
+
+/// Receives the hubs' messages from the broker and stores them: the only writer of the store.
+public struct IngestService: Service {
+    public let client: MQTTClient
+    public let host: String
+    public let port: Int
+    public let ingest: IntervalIngest
+    public let shareGroup: String?
+    public let store: any AggregatorStore
+    public let metrics: AggregatorMetrics
+    public let logger: Logger
+    public let clock: @Sendable () -> UTCMilliseconds
+    /// Set once the subscriptions are acknowledged (for /health and tests).
+    let subscribed: SubscriptionFlag
+
+    public init(client: MQTTClient, host: String, port: Int, ingest: IntervalIngest, shareGroup: String?, store: any AggregatorStore,
+                metrics: AggregatorMetrics, logger: Logger, clock: @escaping @Sendable () -> UTCMilliseconds) {
+        self.client = client
+        self.host = host
+        self.port = port
+        self.ingest = ingest
+        self.shareGroup = shareGroup
+        self.store = store
+        self.metrics = metrics
+        self.logger = logger
+        self.clock = clock
+        self.subscribed = SubscriptionFlag()
+    }
+
+    public var isSubscribed: Bool { subscribed.value.withLock { $0 } }
+
+    public func run() async throws {
+        try client.start(host: host, port: port)
+        let client = client
+        let loop = Task { await consume() }
+        try? await gracefulShutdown()
+        client.stop()
+        await loop.value
+    }
+
+    func consume() async {
+        var pending: Set<Int32> = []
+        var requested = false
+        for await event in client.events {
+            switch event {
+            case .connected:
+                logger.notice("connected to the broker", metadata: ["broker": "\(host):\(port)"])
+                guard !requested else { continue }
+                requested = true
+                for filter in ingest.subscriptions(shareGroup: shareGroup) {
+                    do {
+                        pending.insert(try client.subscribe(filter, qos: 1))
+                    } catch {
+                        logger.error("cannot subscribe", metadata: ["filter": "\(filter)", "error": "\(error)"])
+                    }
+                }
+            case .subscribed(let id, _):
+                pending.remove(id)
+                if pending.isEmpty { subscribed.value.withLock { $0 = true } }
+            case .disconnected(let reason, let text) where reason != 0:
+                logger.warning("disconnected from the broker; reconnecting", metadata: ["reason": "\(text)"])
+            case .connectionRefused(_, let text):
+                logger.warning("the broker refused the connection", metadata: ["reason": "\(text)"])
+            case .message(let message):
+                handle(message)
+            default:
+                break
+            }
+        }
+    }
+
+    /// Classifies and stores one message; nothing here may stop the service.
+    public func handle(_ message: MQTTMessage) {
+        let now = clock()
+        switch ingest.classify(topic: message.topic, payload: message.payload, receivedAt: now) {
+        case .interval(let accepted):
+            do {
+                let outcome = try store.store([accepted])[0]
+                switch outcome {
+                case .stored(let chain):
+                    metrics.count("stored")
+                    if chain == .broken {
+                        metrics.count("chain_broken")
+                        logger.warning("hash chain broken", metadata: ["topic": "\(message.topic)", "sequence": "\(accepted.message.sequence)"])
+                    }
+                case .duplicate:
+                    metrics.count("duplicate")
+                    logger.debug("duplicate record ignored", metadata: ["topic": "\(message.topic)", "sequence": "\(accepted.message.sequence)"])
+                case .conflict(let reason):
+                    metrics.count("conflict")
+                    logger.warning("conflicting record kept aside", metadata: ["topic": "\(message.topic)", "reason": "\(reason)"])
+                }
+            } catch {
+                metrics.count("store_failed")
+                logger.error("cannot store a record", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+            }
+        case .status(let hub, let status):
+            metrics.count("status")
+            do { try store.recordStatus(hub: hub, status: status, at: now) } catch {
+                logger.error("cannot store a status", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+            }
+        case .ignored:
+            metrics.count("ignored")
+        case .rejected(let rejection):
+            metrics.count("rejected", reason: rejection.reason.rawValue)
+            logger.warning("message rejected", metadata: ["topic": "\(rejection.topic)", "reason": "\(rejection.reason.rawValue)",
+                                                          "detail": "\(rejection.detail.prefix(300))"])
+            try? store.recordRejection(rejection, at: now)
+        }
+    }
+}
+
+final class SubscriptionFlag: Sendable {
+    let value = Mutex(false)
+}

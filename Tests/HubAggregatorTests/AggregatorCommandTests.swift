@@ -1,0 +1,67 @@
+import Foundation
+import HubAggregator
+import HubContract
+import HubSupport
+import MQTTIO
+import TestSupport
+import Testing
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// The real `hubmeter aggregator` process.
+@Suite("hubmeter aggregator command", .serialized)
+struct AggregatorCommandTests {
+    @Test(.timeLimit(.minutes(1)))
+    func runsIngestsServesAndStopsOnSIGTERM() async throws {
+        let broker = try await MosquittoBroker()
+        defer { broker.stop() }
+        let directory = try RepositoryPaths.makeTemporaryDirectory("aggregator-command")
+        let httpPort = try freePort()
+        let file = directory + "/aggregator.yaml"
+        try """
+            region: { id: west }
+            mqtt: { host: 127.0.0.1, port: \(broker.port), client_id: agg-process }
+            storage: { backend: sqlite, path: \(directory)/data/aggregator.sqlite }
+            http: { listen: "127.0.0.1:\(httpPort)" }
+            tokens:
+              - { name: auditor, role: auditor, sha256: \(SHA256.hex("t0ken")) }
+            logging: { level: info, format: plain }
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let process = try ChildProcess(executable: RepositoryPaths.hubmeterBinary, arguments: ["aggregator", "--config", file])
+        defer { process.stop(signal: SIGKILL) }
+        try await AggregatorEndToEndTests.waitUntil { try AggregatorEndToEndTests.get(httpPort, "/health").status == 200 }
+
+        let publisher = try MQTTClient(options: .init(clientID: "command-test-publisher"))
+        defer { publisher.stop() }
+        try publisher.start(host: "127.0.0.1", port: broker.port)
+        let messages = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 3))
+        for message in messages {
+            try await AggregatorEndToEndTests.waitUntil(.seconds(10)) {
+                (try? publisher.publish(MQTTMessage(topic: AggregatorFixtures.topic(), payload: message.payload, qos: 1))) != nil
+            }
+        }
+        try await AggregatorEndToEndTests.waitUntil {
+            try AggregatorEndToEndTests.get(httpPort, "/api/v1/locations/park-a/intervals.csv?from=2026-03-01&to=2026-03-02", token: "t0ken")
+                .body.split(separator: "\n").count == 4
+        }
+        process.stop(signal: SIGTERM, grace: .seconds(10))
+        #expect(process.poll() == 0, "\(process.output)")
+        #expect(process.output.contains("aggregator starting"))
+    }
+
+    @Test func postgresBackendIsRefusedPlainly() throws {
+        let directory = try RepositoryPaths.makeTemporaryDirectory("aggregator-command")
+        let file = directory + "/aggregator.yaml"
+        try """
+            region: { id: west }
+            mqtt: { host: 127.0.0.1, port: 1 }
+            storage: { backend: postgres, database: hubmeter, user: hubmeter, tls: disable }
+            http: { listen: "127.0.0.1:\(try freePort())" }
+            logging: { format: plain }
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try runCommand(RepositoryPaths.hubmeterBinary, ["aggregator", "--config", file])
+        #expect(result.status == 78)
+        #expect((result.stdout + result.stderr).contains("postgres is not implemented yet"))
+    }
+}

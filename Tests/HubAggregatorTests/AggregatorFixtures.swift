@@ -1,0 +1,67 @@
+import Foundation
+import HubAggregator
+import HubContract
+import HubDomain
+
+/// Real interval records from the domain's settlement ledger, and their v1 messages.
+///
+/// Two companies, constant power: alpha imports 2 kW (no PV); beta has 3 kW PV and a 2 kW load,
+/// so it exports 1 kW. Per 15-minute interval (× 0.25 h):
+///   alpha: import 500 Wh, consumption 500 Wh
+///   beta:  PV 750 Wh, export 250 Wh, consumption 500 Wh
+///   hub:   net = 500 − 250 = 250 Wh import, 0 export; consumption 1000 Wh; production 750 Wh
+enum AggregatorFixtures {
+    static let hub = HubID("park-a")
+    static let start = UTCMilliseconds(epochSeconds: 1_772_323_200) // 2026-03-01T00:00:00Z
+
+    static var model: HubModel {
+        HubModel(hubID: hub, participants: [
+            Participant(id: "alpha", devices: [Device(id: "alpha-grid", kind: .gridMeter)]),
+            Participant(id: "beta", devices: [Device(id: "beta-grid", kind: .gridMeter), Device(id: "beta-pv", kind: .pvInverter)]),
+        ])
+    }
+
+    /// `count` consecutive records; `pvW` changes beta's PV power (and so its export) to make different records.
+    static func records(count: Int, pvW: Double = 3000) throws -> [IntervalRecord] {
+        var ledger = try SettlementLedger(model: model, startingAt: start)
+        let exportW = pvW - 2000
+        var counters: [String: Double] = ["alpha-import": 1000, "beta-export": 5000, "beta-pv": 200]
+        var records: [IntervalRecord] = []
+        var now = start
+        let end = start.adding(milliseconds: Int64(count) * UTCMilliseconds.quarterHourMs + 60_000)
+        while now <= end {
+            _ = ledger.ingest(DeviceSample(device: "alpha-grid", at: now, powerW: 2000,
+                                           counters: CounterValues(gridImportWh: counters["alpha-import"], gridExportWh: 0)))
+            _ = ledger.ingest(DeviceSample(device: "beta-grid", at: now, powerW: -exportW,
+                                           counters: CounterValues(gridImportWh: 0, gridExportWh: counters["beta-export"])))
+            _ = ledger.ingest(DeviceSample(device: "beta-pv", at: now, powerW: pvW, counters: CounterValues(pvProductionWh: counters["beta-pv"])))
+            records += ledger.advance(to: now)
+            now = now.adding(milliseconds: 10_000)
+            counters["alpha-import"]! += 2000.0 * 10 / 3600
+            counters["beta-export"]! += exportW * 10 / 3600
+            counters["beta-pv"]! += pvW * 10 / 3600
+        }
+        return Array(records.prefix(count))
+    }
+
+    /// The chained messages of `records`, sequence 1… from the genesis hash.
+    static func messages(_ records: [IntervalRecord]) throws -> [IntervalMessage] {
+        var previous = IntervalMessage.genesisHash
+        var messages: [IntervalMessage] = []
+        for (index, record) in records.enumerated() {
+            let message = try IntervalMessage.make(record: record, sequence: Int64(index + 1), previousHash: previous,
+                                                   kpiDefinitions: KPIDefinitions.version, agentVersion: "test")
+            previous = message.hash
+            messages.append(message)
+        }
+        return messages
+    }
+
+    static func topic(_ hub: String = "park-a") -> String { "hubmeter/v1/\(hub)/interval" }
+
+    static func temporaryStore() throws -> SQLiteAggregatorStore {
+        let directory = NSTemporaryDirectory() + "aggregator-test-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return try SQLiteAggregatorStore(path: directory + "/aggregator.sqlite")
+    }
+}

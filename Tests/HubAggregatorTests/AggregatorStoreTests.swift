@@ -1,0 +1,154 @@
+import Foundation
+import HubAggregator
+import HubContract
+import HubDomain
+import Testing
+
+@Suite("Aggregator ingest and store")
+struct AggregatorStoreTests {
+    let ingest = IntervalIngest(topicPrefix: "hubmeter/v1", maxMessageBytes: 64 << 10)
+    let now = UTCMilliseconds(epochSeconds: 1_772_409_600) // 2026-03-02T00:00:00Z
+
+    func accept(_ message: IntervalMessage, topic: String = AggregatorFixtures.topic()) throws -> AcceptedInterval {
+        guard case .interval(let accepted) = ingest.classify(topic: topic, payload: message.payload, receivedAt: now) else {
+            throw Failure("message \(message.sequence) was not accepted")
+        }
+        return accepted
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    @Test func handComputedKPIsFromStoredSums() throws {
+        let records = try AggregatorFixtures.records(count: 8)
+        #expect(records.count == 8)
+        #expect(records.allSatisfy { $0.isComplete })
+        let store = try AggregatorFixtures.temporaryStore()
+        let outcomes = try store.store(try AggregatorFixtures.messages(records).map { try accept($0) })
+        #expect(outcomes == Array(repeating: .stored(chain: .linked), count: 8))
+
+        let report = try KPIQuery(store: store).report(hub: "park-a", from: AggregatorFixtures.start,
+                                                       to: AggregatorFixtures.start.adding(milliseconds: 2 * UTCMilliseconds.quarterHourMs * 4), now: now)
+        // 8 intervals: hub import 8 × 250 = 2000 Wh, consumption 8 × 1000 = 8000 Wh, production 8 × 750 = 6000 Wh, export 0.
+        // SS_hub = 1 − 2000/8000 = 0.75; SC_hub = 1 − 0/6000 = 1.
+        #expect(abs(report.energy.importWh - 2000) < 0.5)
+        #expect(abs(report.energy.consumptionWh - 8000) < 0.5)
+        #expect(abs(report.energy.productionWh - 6000) < 0.5)
+        #expect(abs((report.selfSufficiency.value ?? -1) - 0.75) < 1e-4)
+        #expect(abs((report.selfConsumption.value ?? -1) - 1.0) < 1e-4)
+        // alpha, site only: SS = 1 − 4000/4000 = 0; after sharing, beta's 250 Wh export per interval is allocated to alpha
+        // (pro rata, alpha is the only one drawing): SS = 1 − (4000 − 2000)/4000 = 0.5.
+        let alpha = try #require(report.companies.first { $0.participant == "alpha" })
+        #expect(abs((alpha.selfSufficiencySite.value ?? -1) - 0) < 1e-4)
+        #expect(abs((alpha.selfSufficiencyAfterSharing.value ?? -1) - 0.5) < 1e-4)
+        #expect(abs(alpha.sharedWh - 2000) < 0.5)
+        // beta, site only: SS = 1 − 0/4000 = 1; SC = 1 − 2000/6000 = 2/3; after sharing nothing leaves the hub: SC = 1.
+        let beta = try #require(report.companies.first { $0.participant == "beta" })
+        #expect(abs((beta.selfSufficiencySite.value ?? -1) - 1) < 1e-4)
+        #expect(abs((beta.selfConsumptionSite.value ?? -1) - 2.0 / 3) < 1e-4)
+        #expect(abs((beta.selfConsumptionAfterSharing.value ?? -1) - 1) < 1e-4)
+        #expect(report.coverage.receivedIntervals == 8 && report.coverage.expectedIntervals == 8 && report.coverage.gaps.isEmpty)
+        #expect(report.chain.intact)
+
+        // The same figures as HubDomain's own aggregation of the records.
+        let direct = KPIAggregator(records: records)
+        #expect(abs((direct.hub.selfSufficiency.value ?? -1) - (report.selfSufficiency.value ?? -2)) < 1e-9)
+    }
+
+    @Test func wholeDaysComeFromTheRollupWithTheSameFigures() throws {
+        // 2 days + 3 intervals: the range query mixes the daily rollup and interval rows.
+        let records = try AggregatorFixtures.records(count: 96 * 2 + 3)
+        let store = try AggregatorFixtures.temporaryStore()
+        _ = try store.store(try AggregatorFixtures.messages(records).map { try accept($0) })
+        let start = AggregatorFixtures.start
+        let mixed = try store.sums(hub: "park-a", from: start.adding(milliseconds: UTCMilliseconds.quarterHourMs),
+                                   to: start.adding(milliseconds: 2 * 86_400_000 + 2 * UTCMilliseconds.quarterHourMs))
+        let direct = KPIAggregator(records: records.dropFirst().prefix(96 * 2 + 1))
+        #expect(mixed.receivedIntervals == 96 * 2 + 1)
+        #expect(mixed.hub.intervals == direct.hub.intervals)
+        #expect(abs(mixed.hub.consumptionWh - direct.hub.consumptionWh) < 1e-6)
+        #expect(abs(mixed.hub.gridImportWh - direct.hub.gridImportWh) < 1e-6)
+        let days = try store.daily(hub: "park-a", from: start, to: start.adding(milliseconds: 3 * 86_400_000))
+        #expect(days.map(\.receivedIntervals) == [96, 96, 3])
+    }
+
+    @Test func duplicateIsNotCountedTwiceAndConflictIsKeptAside() throws {
+        let store = try AggregatorFixtures.temporaryStore()
+        let messages = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 3))
+        let other = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 3, pvW: 4000))
+        #expect(try store.store([try accept(messages[0]), try accept(messages[1])]) == [.stored(chain: .linked), .stored(chain: .linked)])
+        #expect(try store.store([try accept(messages[1])]) == [.duplicate])
+        // Same hub and interval, different content (and hash): a conflict, not counted.
+        guard case .conflict = try store.store([try accept(other[1])])[0] else { Issue.record("expected a conflict"); return }
+        #expect(try store.store([try accept(other[1])]).count == 1)
+        let sums = try store.sums(hub: "park-a", from: AggregatorFixtures.start, to: now)
+        #expect(sums.receivedIntervals == 2)
+        #expect(abs(sums.hub.consumptionWh - 2000) < 0.5)
+        let conflicts = try store.conflicts(hub: nil)
+        #expect(conflicts.count == 1)
+        #expect(conflicts.first?.sequence == 2)
+        #expect(try store.conflicts(hub: "other").isEmpty)
+    }
+
+    @Test func outOfOrderGapAndBrokenChain() throws {
+        let store = try AggregatorFixtures.temporaryStore()
+        let messages = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 6))
+        // 1, 2, then 5 before 4, and 3 never arrives.
+        #expect(try store.store([try accept(messages[0]), try accept(messages[1])]) == [.stored(chain: .linked), .stored(chain: .linked)])
+        #expect(try store.store([try accept(messages[4])]) == [.stored(chain: .open)])
+        #expect(try store.store([try accept(messages[3])]) == [.stored(chain: .open)])
+        #expect(try store.sequenceGaps(hub: "park-a") == [SequenceGap(first: 3, last: 3)])
+        let start = AggregatorFixtures.start
+        let gaps = try store.intervalGaps(hub: "park-a", from: start, to: start.adding(milliseconds: 6 * UTCMilliseconds.quarterHourMs))
+        #expect(gaps == [IntervalGap(from: start.adding(milliseconds: 2 * UTCMilliseconds.quarterHourMs),
+                                     to: start.adding(milliseconds: 3 * UTCMilliseconds.quarterHourMs)),
+                         IntervalGap(from: start.adding(milliseconds: 5 * UTCMilliseconds.quarterHourMs),
+                                     to: start.adding(milliseconds: 6 * UTCMilliseconds.quarterHourMs))])
+        var sums = try store.sums(hub: "park-a", from: start, to: now)
+        #expect(sums.chain == [.linked: 3, .open: 1])  // 5 became linked when 4 arrived
+        // The late 3 closes the gap and links 4.
+        #expect(try store.store([try accept(messages[2])]) == [.stored(chain: .linked)])
+        sums = try store.sums(hub: "park-a", from: start, to: now)
+        #expect(sums.chain == [.linked: 5])
+        #expect(try store.sequenceGaps(hub: "park-a").isEmpty)
+
+        // A record whose previous hash is not its predecessor's: the chain is broken.
+        let records = try AggregatorFixtures.records(count: 7)
+        let forged = try IntervalMessage.make(record: records[6], sequence: 7, previousHash: String(repeating: "a", count: 64),
+                                              kpiDefinitions: KPIDefinitions.version, agentVersion: "test")
+        _ = try store.store([try accept(messages[5])])
+        #expect(try store.store([try accept(forged)]) == [.stored(chain: .broken)])
+    }
+
+    @Test func malformedOversizedAndSpoofedMessagesAreRejected() throws {
+        let message = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 1))[0]
+        func reason(_ topic: String, _ payload: [UInt8]) -> Rejection.Reason? {
+            if case .rejected(let rejection) = ingest.classify(topic: topic, payload: payload, receivedAt: now) { return rejection.reason }
+            return nil
+        }
+        #expect(reason(AggregatorFixtures.topic(), Array("{not json".utf8)) == .malformed)
+        #expect(reason(AggregatorFixtures.topic(), Array(repeating: UInt8(ascii: " "), count: 70_000)) == .oversized)
+        #expect(reason(AggregatorFixtures.topic("park-b"), message.payload) == .hubMismatch)
+        var tampered = message.payload
+        let text = String(decoding: tampered, as: UTF8.self).replacingOccurrences(of: "\"sequence\":1}", with: "\"sequence\":2}")
+        tampered = Array(text.utf8)
+        #expect(reason(AggregatorFixtures.topic(), tampered) == .hashMismatch)
+        // A status published under another hub's topic.
+        let status = try MessageEncoding.encode(StatusMessage(hub: "park-a", state: "online", version: "1", configurationHash: "x", startedAt: "t"))
+        #expect(reason("hubmeter/v1/park-b/status", status) == .hubMismatch)
+        if case .ignored = ingest.classify(topic: "hubmeter/v1/park-a/balance", payload: [], receivedAt: now) {} else {
+            Issue.record("balances are not stored")
+        }
+        #expect(ingest.subscriptions(shareGroup: "agg") == ["$share/agg/hubmeter/v1/+/interval", "$share/agg/hubmeter/v1/+/status"])
+    }
+
+    @Test func periodsAreCalendarRanges() {
+        let instant = UTCMilliseconds(iso8601: "2026-03-18T10:00:00Z")!
+        #expect(Period.month.range(containing: instant).from.iso8601.hasPrefix("2026-03-01T00:00:00"))
+        #expect(Period.month.range(containing: instant).to.iso8601.hasPrefix("2026-04-01T00:00:00"))
+        #expect(Period.week.range(containing: instant).from.iso8601.hasPrefix("2026-03-16T00:00:00")) // a Monday
+        #expect(Period.year.range(containing: instant).to.iso8601.hasPrefix("2027-01-01T00:00:00"))
+    }
+}
