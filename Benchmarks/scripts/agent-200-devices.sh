@@ -51,7 +51,7 @@ open(f"{work}/agent.yaml", "w").write("\n".join(agent) + "\n")
 PY
 
 "$binary" simulate "$work/scenario.yaml" --data-directory "$PWD/Config" --log-level warning >"$work/simulator.log" 2>&1 & pids+=($!)
-sleep 2
+for _ in $(seq 100); do grep -q ready "$work/simulator.log" && break; sleep 0.1; done
 "$binary" agent --config "$work/agent.yaml" >"$work/agent.log" 2>&1 & agent=$!; pids+=($agent)
 
 scrape() { curl -s "http://127.0.0.1:$http_port/metrics" > "$1" 2>/dev/null || python3 -c "

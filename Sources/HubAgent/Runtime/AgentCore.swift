@@ -89,16 +89,18 @@ public actor AgentCore {
         balancer = try RealTimeBalancer(model: plan.model, configuration: BalanceConfiguration(staleAfterMs: max(10_000, 3 * cycleMs)))
         readings = balancer.makeReadings()
         ledger = try Self.restoreLedger(model: plan.model, store: store, hub: settings.hub, now: now, logger: logger)
+        func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "hubmeter", metricName: metric, unitName: unit, helpText: help)
+        }
         cycleDuration = registry.makeDurationHistogram(
-            name: "hubmeter_cycle_publish_duration_seconds",
-            buckets: [.milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(20), .milliseconds(50), .milliseconds(100), .milliseconds(500)],
-            help: "Time from the cycle start to the last publish of the cycle")
-        intervalsCommitted = registry.makeCounter(name: "hubmeter_intervals_committed_total", help: "Settlement records put in the outbox")
-        outboxDepth = registry.makeGauge(name: "hubmeter_outbox_messages", help: "Messages waiting in the outbox for a broker acknowledgement")
-        outboxBytes = registry.makeGauge(name: "hubmeter_outbox_bytes", help: "Bytes waiting in the outbox")
-        outboxAlarmGauge = registry.makeGauge(name: "hubmeter_outbox_over_limit", help: "1 when settlement records alone exceed the outbox limits (nothing is dropped)")
-        devicesOffline = registry.makeGauge(name: "hubmeter_devices_offline", help: "Devices that are not answering")
-        samplesRejected = registry.makeCounter(name: "hubmeter_samples_rejected_total", help: "Device samples the ledger did not accept (late or unknown)")
+            descriptor: name("cycle_publish_duration", "seconds", "Time from the cycle's wall-clock start to the last publish of the cycle"),
+            buckets: [1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 200, 500].map { .milliseconds($0) })
+        intervalsCommitted = registry.makeCounter(descriptor: name("intervals_committed", "total", "Settlement records put in the outbox"))
+        outboxDepth = registry.makeGauge(descriptor: name("outbox", "messages", "Messages waiting in the outbox for a broker acknowledgement"))
+        outboxBytes = registry.makeGauge(descriptor: name("outbox", "bytes", "Bytes waiting in the outbox"))
+        outboxAlarmGauge = registry.makeGauge(descriptor: name("outbox_over_limit", "", "1 when settlement records alone exceed the outbox limits (nothing is dropped)"))
+        devicesOffline = registry.makeGauge(descriptor: name("devices_offline", "", "Devices that are not answering"))
+        samplesRejected = registry.makeCounter(descriptor: name("samples_rejected", "total", "Device samples the ledger did not accept (late or unknown)"))
         for device in plan.kinds.keys { devices[device] = DeviceStatus(state: "unknown") }
     }
 
