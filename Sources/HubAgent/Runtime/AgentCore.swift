@@ -138,7 +138,7 @@ public actor AgentCore {
             if ledger.ingest(sample) != .accepted { samplesRejected.increment() }
         }
         await updateAvailability(snapshot, now: now)
-        await publishState(snapshot, now: now)
+        publishState(snapshot, now: now)
         if let prefix = settings.homeAssistantPrefix, !snapshot.canonical.isEmpty, announced.insert(snapshot.device).inserted {
             let discovery = HomeAssistantDiscovery(prefix: prefix, topics: topics)
             for message in discovery.messages(device: snapshot.device, profile: snapshot.profile,
@@ -248,8 +248,8 @@ public actor AgentCore {
         let changed = status.state != state
         status.state = state
         devices[snapshot.device] = status
-        devicesOffline.set(Int64(devices.values.filter { $0.state == "offline" }.count))
         guard changed else { return }
+        devicesOffline.set(Int64(devices.values.filter { $0.state == "offline" }.count))
         let message = AvailabilityMessage(hub: settings.hub, device: snapshot.device, state: state,
                                           reason: state == "offline" ? snapshot.health.lastError : nil, since: now.iso8601)
         if let payload = try? encoder.encode(message) {
@@ -262,7 +262,7 @@ public actor AgentCore {
         }
     }
 
-    private func publishState(_ snapshot: DeviceSnapshot, now: UTCMilliseconds) async {
+    private func publishState(_ snapshot: DeviceSnapshot, now: UTCMilliseconds) {
         var points: [String: DeviceStateMessage.Point] = [:]
         for value in snapshot.values {
             var quality = "good", age: Int64?, error: String?
@@ -282,11 +282,11 @@ public actor AgentCore {
                                          health: snapshot.health.state.rawValue, at: now.iso8601, points: points, canonical: canonical)
         let payload = message.payload
         let topic = topics.deviceState(snapshot.device)
-        if settings.queueDeviceStates, await link.state != .connected {
+        if settings.queueDeviceStates, !link.isConnected {
             try? store.enqueue(kind: .deviceState, topic: topic, payload: Array(payload), qos: 1, retain: false,
                                now: UTCTimestamp(millisecondsSinceEpoch: now.rawValue))
         } else {
-            await link.publishLive(MQTTMessage(topic: topic, payload: Array(payload)))
+            link.publishLive(MQTTMessage(topic: topic, payload: Array(payload)))
         }
     }
 
@@ -296,12 +296,12 @@ public actor AgentCore {
     func tick(now: UTCMilliseconds, cycleStart: UTCMilliseconds) async {
         balancer.compute(readings, now: now)
         lastBalance = balancer.hub
-        await link.publishLive(MQTTMessage(topic: topics.balance, payload: HubBalanceMessage(hub: settings.hub, balance: balancer.hub).payload))
+        link.publishLive(MQTTMessage(topic: topics.balance, payload: HubBalanceMessage(hub: settings.hub, balance: balancer.hub).payload))
         let at = now.iso8601
         for participant in plan.model.participants {
             guard let balance = balancer.balance(of: participant.id) else { continue }
             let message = ParticipantBalanceMessage(hub: settings.hub, participant: participant.id.rawValue, at: at, balance: balance)
-            await link.publishLive(MQTTMessage(topic: topics.participantBalance(participant.id.rawValue), payload: message.payload))
+            link.publishLive(MQTTMessage(topic: topics.participantBalance(participant.id.rawValue), payload: message.payload))
         }
         // From the cycle's start on the wall clock to the last publish of the cycle.
         cycleDuration.record(.milliseconds(max(0, clock.now.milliseconds(since: cycleStart))))
