@@ -39,53 +39,12 @@ struct AggregatorEndToEndTests {
         return try AggregatorConfiguration.parse(text, file: "test.yaml", environment: SecretEnvironment.process([:]))
     }
 
-    /// A GET with headers over loopback.
+    /// A GET with a bearer token or HTTP Basic credentials (TestSupport.httpGet underneath).
     static func get(_ port: Int, _ path: String, token: String? = nil, basic: String? = nil) throws -> (status: Int, body: String) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw TestSupportError("socket() failed") }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard connected else { throw TestSupportError("cannot connect to \(port)") }
-        var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-        if let token { request += "Authorization: Bearer \(token)\r\n" }
-        if let basic { request += "Authorization: Basic \(Data(basic.utf8).base64EncodedString())\r\n" }
-        request += "\r\n"
-        let bytes = Array(request.utf8)
-        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-        var response: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count <= 0 { break }
-            response += buffer[0..<count]
-        }
-        let text = String(decoding: response, as: UTF8.self)
-        guard let headerEnd = text.range(of: "\r\n\r\n"), let status = Int(text.split(separator: " ").dropFirst().first ?? "") else {
-            throw TestSupportError("malformed HTTP response: \(text.prefix(200))")
-        }
-        var body = String(text[headerEnd.upperBound...])
-        if text[..<headerEnd.lowerBound].lowercased().contains("transfer-encoding: chunked") { body = dechunk(body) }
-        return (status, body)
-    }
-
-    static func dechunk(_ text: String) -> String {
-        var rest = Substring(text), out = ""
-        while let lineEnd = rest.range(of: "\r\n"), let size = Int(rest[..<lineEnd.lowerBound], radix: 16), size > 0 {
-            let start = lineEnd.upperBound
-            let utf8 = rest.utf8
-            let end = utf8.index(start, offsetBy: size)
-            out += String(rest[start..<end])
-            rest = rest[end...].dropFirst(2)
-        }
-        return out
+        var headers: [String: String] = [:]
+        if let token { headers["Authorization"] = "Bearer \(token)" }
+        if let basic { headers["Authorization"] = "Basic \(Data(basic.utf8).base64EncodedString())" }
+        return try httpGet(port: port, path: path, headers: headers)
     }
 
     static func waitUntil(_ timeout: Duration = .seconds(15), _ condition: () throws -> Bool) async throws {

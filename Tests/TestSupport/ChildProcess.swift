@@ -206,8 +206,9 @@ public enum RepositoryPaths {
     }
 }
 
-/// A plain HTTP/1.1 GET on loopback, returning the status code and body.
-public func httpGet(port: Int, path: String, host: String = "127.0.0.1") throws -> (status: Int, body: String) {
+/// A plain HTTP/1.1 GET on loopback with optional extra headers, returning the status code and
+/// body (a chunked body is decoded).
+public func httpGet(port: Int, path: String, host: String = "127.0.0.1", headers: [String: String] = [:]) throws -> (status: Int, body: String) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw TestSupportError("socket() failed") }
     defer { close(fd) }
@@ -221,7 +222,9 @@ public func httpGet(port: Int, path: String, host: String = "127.0.0.1") throws 
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
     guard connected else { throw TestSupportError("cannot connect to \(host):\(port)") }
-    let request = Array("GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n".utf8)
+    var text = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n"
+    for (name, value) in headers.sorted(by: { $0.key < $1.key }) { text += "\(name): \(value)\r\n" }
+    let request = Array((text + "\r\n").utf8)
     _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
     var response: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 65_536)
@@ -230,11 +233,25 @@ public func httpGet(port: Int, path: String, host: String = "127.0.0.1") throws 
         if count <= 0 { break }
         response += buffer[0..<count]
     }
-    let text = String(decoding: response, as: UTF8.self)
-    guard let headerEnd = text.range(of: "\r\n\r\n"), let status = Int(text.split(separator: " ").dropFirst().first ?? "") else {
-        throw TestSupportError("malformed HTTP response: \(text.prefix(200))")
+    let reply = String(decoding: response, as: UTF8.self)
+    guard let headerEnd = reply.range(of: "\r\n\r\n"), let status = Int(reply.split(separator: " ").dropFirst().first ?? "") else {
+        throw TestSupportError("malformed HTTP response: \(reply.prefix(200))")
     }
-    return (status, String(text[headerEnd.upperBound...]))
+    var body = String(reply[headerEnd.upperBound...])
+    if reply[..<headerEnd.lowerBound].lowercased().contains("transfer-encoding: chunked") { body = dechunk(body) }
+    return (status, body)
+}
+
+/// Decodes an HTTP/1.1 chunked body.
+func dechunk(_ text: String) -> String {
+    var rest = Substring(text), out = ""
+    while let lineEnd = rest.range(of: "\r\n"), let size = Int(rest[..<lineEnd.lowerBound], radix: 16), size > 0 {
+        let start = lineEnd.upperBound
+        let end = rest.utf8.index(start, offsetBy: size)
+        out += String(rest[start..<end])
+        rest = rest[end...].dropFirst(2)
+    }
+    return out
 }
 
 /// Validates messages against a v1 JSON Schema with the independent Python validator
