@@ -106,12 +106,8 @@ public enum AgentDaemon {
             plan: plan, store: store, link: link, registry: registry, logger: loggers.logger("balance"), clock: clock)
 
         let httpServer: LoopbackHTTPServer? = try configuration.http.map { address in
-            do {
-                return try LoopbackHTTPServer(host: address.host, port: address.port) { _, path in
-                    endpoint(path: path, registry: registry, metrics: metrics, core: core, link: link, store: store)
-                }
-            } catch {
-                throw error
+            try LoopbackHTTPServer(host: address.host, port: address.port) { _, path in
+                endpoint(path: path, registry: registry, metrics: metrics, core: core, link: link, store: store)
             }
         }
         defer { httpServer?.stop() }
