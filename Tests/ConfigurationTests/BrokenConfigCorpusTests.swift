@@ -10,19 +10,9 @@ import TestSupport
 @Suite struct BrokenConfigCorpusTests {
     static let directory = RepositoryPaths.path("Tests/ConfigurationTests/Fixtures/broken")
 
-    struct Case: CustomTestStringConvertible, Sendable {
-        let file: String
-        let expected: String
-        var testDescription: String { file }
-    }
+    typealias Case = BrokenFileCase
 
-    static let cases: [Case] = {
-        let table = (try? String(contentsOfFile: directory + "/expected-errors.tsv", encoding: .utf8)) ?? ""
-        return table.split(separator: "\n").map { line in
-            let parts = line.split(separator: "\t", maxSplits: 1)
-            return Case(file: String(parts[0]), expected: String(parts[1]))
-        }
-    }()
+    static let cases = BrokenFileCase.load(directory: directory)
 
     static let environment = SecretEnvironment(variables: [:]) { path in
         throw TestSupportError("no secret files in this test (\(path))")

@@ -9,19 +9,9 @@ import TestSupport
 @Suite struct BrokenProfileCorpusTests {
     static let directory = RepositoryPaths.path("Tests/DeviceProfilesTests/Fixtures/broken-profiles")
 
-    struct Case: CustomTestStringConvertible, Sendable {
-        let file: String
-        let expected: String
-        var testDescription: String { file }
-    }
+    typealias Case = BrokenFileCase
 
-    static let cases: [Case] = {
-        let table = (try? String(contentsOfFile: directory + "/expected-errors.tsv", encoding: .utf8)) ?? ""
-        return table.split(separator: "\n").map { line in
-            let parts = line.split(separator: "\t", maxSplits: 1)
-            return Case(file: String(parts[0]), expected: String(parts[1]))
-        }
-    }()
+    static let cases = BrokenFileCase.load(directory: directory)
 
     @Test func corpusCoversEveryFile() throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.directory).filter { $0.hasSuffix(".yaml") }

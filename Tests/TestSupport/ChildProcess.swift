@@ -270,3 +270,19 @@ public func validateMessages(_ payloads: [[UInt8]], schema: String) throws -> St
     guard result.status == 0 else { throw TestSupportError("schema \(schema): \(result.stdout)\(result.stderr)") }
     return result.stdout
 }
+
+/// One file of a broken-file corpus and the exact message it must produce (after the file name).
+public struct BrokenFileCase: CustomStringConvertible, Sendable {
+    public let file: String
+    public let expected: String
+    public var description: String { file }
+
+    /// Reads `expected-errors.tsv` (`FILE<TAB>MESSAGE` per line) of a corpus directory.
+    public static func load(directory: String) -> [BrokenFileCase] {
+        let table = (try? String(contentsOfFile: directory + "/expected-errors.tsv", encoding: .utf8)) ?? ""
+        return table.split(separator: "\n").map { line in
+            let parts = line.split(separator: "\t", maxSplits: 1)
+            return BrokenFileCase(file: String(parts[0]), expected: parts.count > 1 ? String(parts[1]) : "")
+        }
+    }
+}

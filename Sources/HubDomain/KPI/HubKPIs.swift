@@ -20,11 +20,8 @@ public struct HubKPIs: Sendable, Hashable, Codable {
     public init() {}
 
     private var flags: KPIFlags {
-        var flags: KPIFlags = []
-        if negativeConsumptionIntervals > 0 { flags.insert(.negativeConsumptionInterval) }
-        if estimatedIntervals > 0 { flags.insert(.estimatedInputs) }
-        if excludedIntervals > 0 { flags.insert(.incompleteIntervalsExcluded) }
-        return flags
+        KPIFlags(negativeConsumptionIntervals: negativeConsumptionIntervals, estimatedIntervals: estimatedIntervals,
+                 excludedIntervals: excludedIntervals)
     }
 
     /// `SS_hub = 1 − Σ_t I_hub(t) / Σ_t Σ_i C_i(t)`.

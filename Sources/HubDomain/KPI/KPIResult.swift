@@ -3,6 +3,14 @@ public struct KPIFlags: OptionSet, Sendable, Hashable, Codable {
     public let rawValue: Int
     public init(rawValue: Int) { self.rawValue = rawValue }
 
+    /// The flags a period earns from how many of its intervals were unusual.
+    init(negativeConsumptionIntervals: Int, estimatedIntervals: Int, excludedIntervals: Int) {
+        self = []
+        if negativeConsumptionIntervals > 0 { insert(.negativeConsumptionInterval) }
+        if estimatedIntervals > 0 { insert(.estimatedInputs) }
+        if excludedIntervals > 0 { insert(.incompleteIntervalsExcluded) }
+    }
+
     /// At least one interval in the period had negative derived consumption (metering error).
     /// The interval is included as metered, not clamped.
     public static let negativeConsumptionInterval = KPIFlags(rawValue: 1 << 0)

@@ -31,11 +31,8 @@ public struct ParticipantKPIs: Sendable, Hashable, Codable {
     public init(participant: ParticipantID) { self.participant = participant }
 
     private var flags: KPIFlags {
-        var flags: KPIFlags = []
-        if negativeConsumptionIntervals > 0 { flags.insert(.negativeConsumptionInterval) }
-        if estimatedIntervals > 0 { flags.insert(.estimatedInputs) }
-        if excludedIntervals > 0 { flags.insert(.incompleteIntervalsExcluded) }
-        return flags
+        KPIFlags(negativeConsumptionIntervals: negativeConsumptionIntervals, estimatedIntervals: estimatedIntervals,
+                 excludedIntervals: excludedIntervals)
     }
 
     /// `SS_site = 1 − Σ I_i / Σ C_i`.
