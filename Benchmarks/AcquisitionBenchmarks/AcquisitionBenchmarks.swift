@@ -57,6 +57,32 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The overhead target, measured so that load on the machine cannot favour either side:
+    // C and Swift transactions alternate in blocks of 10 on the same thread (the connection's
+    // executor), against the same server, and each sample reports both per-transaction times
+    // and their ratio in per mille. Both clients hold their own TCP connection.
+    let overheadMetrics: [BenchmarkMetric] = [
+        .custom("C ns/transaction", polarity: .prefersSmaller, useScalingFactor: false),
+        .custom("ours ns/transaction", polarity: .prefersSmaller, useScalingFactor: false),
+        // ours ÷ C in per mille (1000 = the same time; the target is at most 1100).
+        .custom("ours/C per mille", polarity: .prefersSmaller, useScalingFactor: false),
+    ]
+    Benchmark("Side by side, interleaved on one thread: C loop vs ModbusConnection, read 78 registers",
+              configuration: .init(metrics: overheadMetrics, warmupIterations: 5, maxDuration: .seconds(20), maxIterations: 200)) { benchmark in
+        guard let context = hubmeter_c_open("127.0.0.1", Int32(server.port), 1) else { fatalError("cannot connect") }
+        defer { hubmeter_c_close(context) }
+        let connection = try ModbusConnection(endpoint: .tcp(host: "127.0.0.1", port: server.port))
+        for _ in benchmark.scaledIterations {
+            let (c, ours) = try await interleavedBlocks(connection, context: CLoopContext(pointer: context), rounds: 50, block: 10)
+            let transactions = 50 * 10
+            let cNanoseconds = nanoseconds(c) / transactions
+            let oursNanoseconds = nanoseconds(ours) / transactions
+            benchmark.measurement(overheadMetrics[0], cNanoseconds)
+            benchmark.measurement(overheadMetrics[1], oursNanoseconds)
+            benchmark.measurement(overheadMetrics[2], oursNanoseconds * 1000 / max(cNanoseconds, 1))
+        }
+    }
+
     let profileText = try! String(contentsOfFile: hubmeterRepository + "/Config/profiles/janitza-umg96rm.yaml", encoding: .utf8)
     let janitza = try! ProfileParser.parse(profileText, file: "janitza-umg96rm.yaml", id: "janitza-umg96rm")
 
@@ -140,6 +166,45 @@ func readLoop(_ connection: isolated ModbusConnection, count: Int) throws {
     for _ in 0..<count {
         blackHole(try connection.readRegisters(.holding, address: 19000, count: 78, unit: 1))
     }
+}
+
+/// Alternating blocks of C and Swift transactions on the connection's own thread; returns the
+/// total time of each side.
+func interleavedBlocks(_ connection: isolated ModbusConnection, context: CLoopContext, rounds: Int, block: Int)
+    throws -> (c: Duration, ours: Duration) {
+    let clock = ContinuousClock()
+    var destination = [UInt16](repeating: 0, count: 125)
+    var c = Duration.zero
+    var ours = Duration.zero
+    for round in 0..<rounds {
+        // Alternate which side goes first, so that neither always follows the other's wake-ups.
+        for side in round.isMultiple(of: 2) ? [0, 1] : [1, 0] {
+            let start = clock.now
+            if side == 0 {
+                for _ in 0..<block {
+                    let result = destination.withUnsafeMutableBufferPointer { hubmeter_c_read(context.pointer, 19000, 78, $0.baseAddress) }
+                    precondition(result == 78)
+                }
+                c += clock.now - start
+            } else {
+                for _ in 0..<block {
+                    try connection.readRegisters(.holding, address: 19000, count: 78, unit: 1, into: &destination)
+                }
+                ours += clock.now - start
+            }
+        }
+    }
+    return (c, ours)
+}
+
+/// The C loop's libmodbus context, handed to the connection's thread; used by one thread at a time.
+struct CLoopContext: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
+}
+
+func nanoseconds(_ duration: Duration) -> Int {
+    let (seconds, attoseconds) = duration.components
+    return Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
 }
 
 func pollLoop(_ poller: DevicePoller, _ connection: isolated ModbusConnection, count: Int) async {
