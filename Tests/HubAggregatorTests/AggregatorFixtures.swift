@@ -2,6 +2,7 @@ import Foundation
 import HubAggregator
 import HubContract
 import HubDomain
+import TestSupport
 
 /// Real interval records from the domain's settlement ledger, and their v1 messages.
 ///
@@ -21,8 +22,8 @@ enum AggregatorFixtures {
         ])
     }
 
-    /// `count` consecutive records; `pvW` changes beta's PV power (and so its export) to make different records.
-    static func records(count: Int, pvW: Double = 3000) throws -> [IntervalRecord] {
+    /// `count` consecutive records from `start`; `pvW` changes beta's PV power (and so its export) to make different records.
+    static func records(count: Int, pvW: Double = 3000, from start: UTCMilliseconds = start) throws -> [IntervalRecord] {
         var ledger = try SettlementLedger(model: model, startingAt: start)
         let exportW = pvW - 2000
         var counters: [String: Double] = ["alpha-import": 1000, "beta-export": 5000, "beta-pv": 200]
@@ -55,6 +56,11 @@ enum AggregatorFixtures {
             messages.append(message)
         }
         return messages
+    }
+
+    /// The repository's v1 message schemas, compiled.
+    static func schemas() throws -> MessageSchemas {
+        try MessageSchemas.load(directory: RepositoryPaths.path("Config/schemas/v1"))
     }
 
     static func topic(_ hub: String = "park-a") -> String { "hubmeter/v1/\(hub)/interval" }

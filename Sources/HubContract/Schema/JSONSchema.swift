@@ -1,0 +1,804 @@
+import HubSupport
+
+/// A JSON Schema (draft 2020-12) validator for the subset the message schemas use, compiled once
+/// from the schema documents and then run on every received message.
+///
+/// Keywords: `type`, `properties`, `required`, `additionalProperties`, `propertyNames`,
+/// `minProperties`, `maxProperties`, `items`, `minItems`, `maxItems`, `enum`, `const`
+/// (scalars), `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`, `minLength`,
+/// `maxLength`, `pattern` (``SchemaPattern``), `format: date-time`, `$ref` (JSON pointers into
+/// the same document or another document of the set, resolved against `$id`), `allOf`, `anyOf`,
+/// `oneOf`, `not`, `if`/`then`/`else`, and boolean schemas. Annotations (`title`, `description`,
+/// `$comment`, `default`, `examples`) are skipped. Any other keyword is refused when the schema
+/// is compiled: an unknown keyword is never silently ignored.
+///
+/// `format: date-time` is asserted (RFC 3339 with a `Z` or numeric offset); note that Python's
+/// jsonschema only asserts formats when given a format checker. The v1 schemas use `pattern` for
+/// timestamps instead, so both validators agree on them.
+public struct JSONSchemaSet: Sendable {
+    let schemas: [CompiledSchema]
+    let roots: [String: Int]
+
+    /// Compiles every document (`name` is the file name, e.g. `interval.schema.json`); references
+    /// between them resolve through their `$id`s, or their file names when a document has no `$id`.
+    public init(documents: [(name: String, bytes: [UInt8])]) throws(SchemaLoadError) {
+        var compiler = SchemaCompiler()
+        for (name, bytes) in documents {
+            let tape: JSONTape
+            do { tape = try JSONTape(parsing: bytes) } catch {
+                throw SchemaLoadError(document: name, location: "", problem: error.description)
+            }
+            compiler.add(name: name, tape: tape)
+        }
+        var roots: [String: Int] = [:]
+        for index in compiler.documents.indices {
+            roots[compiler.documents[index].name] = try compiler.compile(document: index, node: 0, pointer: "")
+        }
+        self.schemas = compiler.compiled.map { CompiledSchema($0!) }
+        self.roots = roots
+    }
+
+    public var documentNames: [String] { roots.keys.sorted() }
+
+    /// The validator for one document of the set, by file name.
+    public func validator(_ name: String) -> JSONSchemaValidator? {
+        roots[name].map { JSONSchemaValidator(schemas: schemas, root: $0) }
+    }
+}
+
+/// A schema document cannot be used; says which document, where in it, and why.
+public struct SchemaLoadError: HubError, Equatable {
+    public let document: String
+    /// JSON pointer inside the document.
+    public let location: String
+    public let problem: String
+
+    public init(document: String, location: String, problem: String) {
+        self.document = document
+        self.location = location
+        self.problem = problem
+    }
+
+    public var code: String { "schema.unusable" }
+    public var description: String { "\(document)#\(location): \(problem)" }
+}
+
+/// One way in which a message does not match its schema: where (a JSON pointer into the
+/// message, `/` for the whole message) and what was expected.
+public struct SchemaViolation: Sendable, Equatable, CustomStringConvertible {
+    public let pointer: String
+    public let message: String
+    public var description: String { "\(pointer.isEmpty ? "/" : pointer): \(message)" }
+}
+
+/// The outcome of checking one payload.
+public enum SchemaValidation: Sendable {
+    case valid(JSONTape)
+    case notJSON(JSONSyntaxError)
+    /// At most ``JSONSchemaValidator/maximumViolations``, in document order.
+    case invalid([SchemaViolation])
+}
+
+public struct JSONSchemaValidator: Sendable {
+    let schemas: [CompiledSchema]
+    let root: Int
+    public static let maximumViolations = 10
+
+    /// Parses and checks a payload. A valid one costs one pass without building messages; only
+    /// an invalid one is checked again to say where and why.
+    public func validate(_ payload: [UInt8]) -> SchemaValidation {
+        let tape: JSONTape
+        do { tape = try JSONTape(parsing: payload) } catch { return .notJSON(error) }
+        return validate(tape)
+    }
+
+    public func validate(_ tape: JSONTape) -> SchemaValidation {
+        var fast = Evaluation(tape: tape, schemas: schemas, collecting: false)
+        if fast.check(root, 0) { return .valid(tape) }
+        var detailed = Evaluation(tape: tape, schemas: schemas, collecting: true)
+        _ = detailed.check(root, 0)
+        return .invalid(detailed.violations.map(\.violation))
+    }
+}
+
+// MARK: - Compiled form
+
+struct Literal: Sendable, Equatable {
+    enum Value: Sendable, Equatable {
+        case null
+        case bool(Bool)
+        case number(Double)
+        case string([UInt8])
+    }
+    let value: Value
+    /// As written in the schema, for messages.
+    let text: String
+}
+
+struct Keywords: Sendable {
+    struct Property: Sendable {
+        let name: [UInt8]
+        let schema: Int
+    }
+
+    var alwaysFalse = false
+    var types: UInt8 = 0
+    var properties: [Property] = []
+    var required: [[UInt8]] = []
+    /// For each required name, its index in `properties` (or −1), so presence comes from the member pass.
+    var requiredIndex: [Int] = []
+    var additionalProperties: Int?
+    var propertyNames: Int?
+    var minProperties: Int?
+    var maxProperties: Int?
+    var items: Int?
+    var minItems: Int?
+    var maxItems: Int?
+    var enumValues: [Literal]?
+    var constValue: Literal?
+    var minimum: Double?
+    var maximum: Double?
+    var exclusiveMinimum: Double?
+    var exclusiveMaximum: Double?
+    var minLength: Int?
+    var maxLength: Int?
+    var pattern: SchemaPattern?
+    var dateTime = false
+    var ref: Int?
+    var allOf: [Int] = []
+    var anyOf: [Int] = []
+    var oneOf: [Int] = []
+    var not: Int?
+    var ifSchema: Int?
+    var thenSchema: Int?
+    var elseSchema: Int?
+}
+
+/// Shared by reference: validation reads fields without copying the arrays.
+final class CompiledSchema: Sendable {
+    let keywords: Keywords
+    init(_ keywords: Keywords) { self.keywords = keywords }
+}
+
+enum TypeBits {
+    static let null: UInt8 = 1, boolean: UInt8 = 2, object: UInt8 = 4, array: UInt8 = 8, number: UInt8 = 16, integer: UInt8 = 32, string: UInt8 = 64
+    static let names: [(String, UInt8)] = [("null", null), ("boolean", boolean), ("object", object), ("array", array),
+                                           ("number", number), ("integer", integer), ("string", string)]
+
+    static func describe(_ bits: UInt8) -> String {
+        names.filter { bits & $0.1 != 0 }.map(\.0).joined(separator: " or ")
+    }
+}
+
+struct SchemaCompiler {
+    struct Document {
+        let name: String
+        let id: String?
+        let tape: JSONTape
+    }
+
+    var documents: [Document] = []
+    var compiled: [Keywords?] = []
+    var memo: [Int: [Int32: Int]] = [:]
+
+    mutating func add(name: String, tape: JSONTape) {
+        var id: String?
+        if tape.nodes.first?.kind == .object, let node = Self.member(tape, 0, "$id"), tape.nodes[node].kind == .string {
+            id = tape.string(at: node)
+        }
+        documents.append(Document(name: name, id: id, tape: tape))
+    }
+
+    static func member(_ tape: JSONTape, _ object: Int, _ name: String) -> Int? {
+        let bytes = Array(name.utf8)
+        var key = object + 1
+        for _ in 0..<tape.nodes[object].count {
+            if tape.stringEquals(key, bytes) { return key + 1 }
+            key = Int(tape.nodes[key + 1].next)
+        }
+        return nil
+    }
+
+    func failure(_ document: Int, _ pointer: String, _ problem: String) -> SchemaLoadError {
+        SchemaLoadError(document: documents[document].name, location: pointer, problem: problem)
+    }
+
+    mutating func compile(document: Int, node: Int, pointer: String) throws(SchemaLoadError) -> Int {
+        if let known = memo[document]?[Int32(node)] { return known }
+        let index = compiled.count
+        compiled.append(nil)
+        memo[document, default: [:]][Int32(node)] = index
+        compiled[index] = try keywords(document: document, node: node, pointer: pointer)
+        return index
+    }
+
+    mutating func keywords(document: Int, node: Int, pointer: String) throws(SchemaLoadError) -> Keywords {
+        let tape = documents[document].tape
+        var result = Keywords()
+        switch tape.nodes[node].kind {
+        case .true: return result
+        case .false:
+            result.alwaysFalse = true
+            return result
+        case .object: break
+        default: throw failure(document, pointer, "a schema must be an object or a boolean")
+        }
+        func number(_ value: Int, _ keyword: String) throws(SchemaLoadError) -> Double {
+            guard tape.nodes[value].kind == .number else { throw failure(document, pointer + "/" + keyword, "expected a number") }
+            return tape.nodes[value].number
+        }
+        func count(_ value: Int, _ keyword: String) throws(SchemaLoadError) -> Int {
+            let number = try number(value, keyword)
+            guard number >= 0, number == number.rounded(), number < 1e9 else {
+                throw failure(document, pointer + "/" + keyword, "expected a non-negative integer")
+            }
+            return Int(number)
+        }
+        func schemaList(_ value: Int, _ keyword: String) throws(SchemaLoadError) -> [Int] {
+            guard tape.nodes[value].kind == .array, tape.nodes[value].count > 0 else {
+                throw failure(document, pointer + "/" + keyword, "expected a non-empty array of schemas")
+            }
+            var list: [Int] = []
+            var element = value + 1
+            for position in 0..<Int(tape.nodes[value].count) {
+                list.append(try compile(document: document, node: element, pointer: "\(pointer)/\(keyword)/\(position)"))
+                element = Int(tape.nodes[element].next)
+            }
+            return list
+        }
+        func literal(_ value: Int, _ keyword: String) throws(SchemaLoadError) -> Literal {
+            let text = String(decoding: tape.bytes[Int(tape.nodes[value].start)..<Int(tape.nodes[value].end)], as: UTF8.self)
+            switch tape.nodes[value].kind {
+            case .null: return Literal(value: .null, text: "null")
+            case .true: return Literal(value: .bool(true), text: "true")
+            case .false: return Literal(value: .bool(false), text: "false")
+            case .number: return Literal(value: .number(tape.nodes[value].number), text: text)
+            case .string: return Literal(value: .string(Array(tape.string(at: value).utf8)), text: "\"\(text)\"")
+            case .array, .object: throw failure(document, pointer + "/" + keyword, "only scalar values are supported")
+            }
+        }
+
+        var key = node + 1
+        for _ in 0..<tape.nodes[node].count {
+            let value = key + 1
+            let keyword = tape.string(at: key)
+            let here = pointer + "/" + keyword
+            switch keyword {
+            case "$schema", "$id", "title", "description", "$comment", "default", "examples", "$defs", "deprecated", "readOnly", "writeOnly":
+                break
+            case "type":
+                var bits: UInt8 = 0
+                var names: [Int] = []
+                if tape.nodes[value].kind == .string { names = [value] } else if tape.nodes[value].kind == .array {
+                    var element = value + 1
+                    for _ in 0..<tape.nodes[value].count {
+                        names.append(element)
+                        element = Int(tape.nodes[element].next)
+                    }
+                }
+                for name in names {
+                    guard tape.nodes[name].kind == .string, let bit = TypeBits.names.first(where: { $0.0 == tape.string(at: name) })?.1 else {
+                        throw failure(document, here, "unknown type")
+                    }
+                    bits |= bit
+                }
+                guard bits != 0 else { throw failure(document, here, "expected a type name or an array of them") }
+                result.types = bits
+            case "properties":
+                guard tape.nodes[value].kind == .object else { throw failure(document, here, "expected an object") }
+                var member = value + 1
+                for _ in 0..<tape.nodes[value].count {
+                    let name = tape.string(at: member)
+                    result.properties.append(.init(name: Array(name.utf8),
+                                                   schema: try compile(document: document, node: member + 1, pointer: here + "/" + name)))
+                    member = Int(tape.nodes[member + 1].next)
+                }
+            case "required":
+                guard tape.nodes[value].kind == .array else { throw failure(document, here, "expected an array of names") }
+                var element = value + 1
+                for _ in 0..<tape.nodes[value].count {
+                    guard tape.nodes[element].kind == .string else { throw failure(document, here, "expected an array of names") }
+                    result.required.append(Array(tape.string(at: element).utf8))
+                    element = Int(tape.nodes[element].next)
+                }
+            case "additionalProperties": result.additionalProperties = try compile(document: document, node: value, pointer: here)
+            case "propertyNames": result.propertyNames = try compile(document: document, node: value, pointer: here)
+            case "minProperties": result.minProperties = try count(value, keyword)
+            case "maxProperties": result.maxProperties = try count(value, keyword)
+            case "items": result.items = try compile(document: document, node: value, pointer: here)
+            case "minItems": result.minItems = try count(value, keyword)
+            case "maxItems": result.maxItems = try count(value, keyword)
+            case "enum":
+                guard tape.nodes[value].kind == .array else { throw failure(document, here, "expected an array") }
+                var values: [Literal] = []
+                var element = value + 1
+                for _ in 0..<tape.nodes[value].count {
+                    values.append(try literal(element, keyword))
+                    element = Int(tape.nodes[element].next)
+                }
+                result.enumValues = values
+            case "const": result.constValue = try literal(value, keyword)
+            case "minimum": result.minimum = try number(value, keyword)
+            case "maximum": result.maximum = try number(value, keyword)
+            case "exclusiveMinimum": result.exclusiveMinimum = try number(value, keyword)
+            case "exclusiveMaximum": result.exclusiveMaximum = try number(value, keyword)
+            case "minLength": result.minLength = try count(value, keyword)
+            case "maxLength": result.maxLength = try count(value, keyword)
+            case "pattern":
+                guard tape.nodes[value].kind == .string else { throw failure(document, here, "expected a string") }
+                do { result.pattern = try SchemaPattern(tape.string(at: value)) } catch { throw failure(document, here, error.description) }
+            case "format":
+                // Only date-time is asserted; other formats are annotations, as the draft's default.
+                result.dateTime = tape.nodes[value].kind == .string && tape.string(at: value) == "date-time"
+            case "$ref":
+                guard tape.nodes[value].kind == .string else { throw failure(document, here, "expected a string") }
+                result.ref = try resolve(tape.string(at: value), from: document, pointer: here)
+            case "allOf": result.allOf = try schemaList(value, keyword)
+            case "anyOf": result.anyOf = try schemaList(value, keyword)
+            case "oneOf": result.oneOf = try schemaList(value, keyword)
+            case "not": result.not = try compile(document: document, node: value, pointer: here)
+            case "if": result.ifSchema = try compile(document: document, node: value, pointer: here)
+            case "then": result.thenSchema = try compile(document: document, node: value, pointer: here)
+            case "else": result.elseSchema = try compile(document: document, node: value, pointer: here)
+            default:
+                throw failure(document, here, "the keyword '\(keyword)' is not supported by this validator")
+            }
+            key = Int(tape.nodes[value].next)
+        }
+        result.requiredIndex = result.required.map { name in result.properties.firstIndex { $0.name == name } ?? -1 }
+        return result
+    }
+
+    /// `#/$defs/x` (same document) or `other.schema.json#/$defs/x` (relative to this document's `$id`).
+    mutating func resolve(_ reference: String, from document: Int, pointer: String) throws(SchemaLoadError) -> Int {
+        let parts = reference.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)
+        let location = parts.count > 1 ? String(parts[1]) : ""
+        var target = document
+        if !parts[0].isEmpty {
+            let file = String(parts[0])
+            var absolute = file
+            if !file.contains("://"), let base = documents[document].id, let slash = base.lastIndex(of: "/") {
+                absolute = String(base[...slash]) + file
+            }
+            guard let found = documents.firstIndex(where: { $0.id == absolute || $0.id == file || $0.name == file }) else {
+                throw failure(document, pointer, "the reference \(reference) names no loaded document")
+            }
+            target = found
+        }
+        let tape = documents[target].tape
+        var node = 0
+        if !location.isEmpty {
+            guard location.hasPrefix("/") else { throw failure(document, pointer, "only JSON pointer fragments are supported (\(reference))") }
+            for token in location.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
+                let name = String(token).replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
+                if tape.nodes[node].kind == .object, let next = Self.member(tape, node, name) {
+                    node = next
+                } else if tape.nodes[node].kind == .array, let position = Int(name), position >= 0, position < tape.nodes[node].count {
+                    var element = node + 1
+                    for _ in 0..<position { element = Int(tape.nodes[element].next) }
+                    node = element
+                } else {
+                    throw failure(document, pointer, "the reference \(reference) points at nothing")
+                }
+            }
+        }
+        return try compile(document: target, node: node, pointer: location)
+    }
+}
+
+// MARK: - Evaluation
+
+extension String {
+    fileprivate func replacingOccurrences(of target: String, with replacement: String) -> String {
+        guard contains(target) else { return self }
+        return split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}
+
+struct Evaluation {
+    struct Found {
+        let violation: SchemaViolation
+        let depth: Int
+        /// A required property is missing right here: for a union of keyed objects, the sign that
+        /// the sender did not mean this alternative.
+        var missingRequired = false
+    }
+
+    let tape: JSONTape
+    let schemas: [CompiledSchema]
+    var collecting: Bool
+    /// Key nodes (≥ 0) and array positions (stored as −1 − index) from the root to the current value.
+    var path: [Int] = []
+    var violations: [Found] = []
+
+    init(tape: JSONTape, schemas: [CompiledSchema], collecting: Bool) {
+        self.tape = tape
+        self.schemas = schemas
+        self.collecting = collecting
+        path.reserveCapacity(16)
+    }
+
+    var pointer: String {
+        var text = ""
+        for step in path {
+            text += "/"
+            if step >= 0 {
+                text += tape.string(at: step).replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+            } else {
+                text += String(-1 - step)
+            }
+        }
+        return text
+    }
+
+    /// Records a violation at the current place; the message is only built when collecting.
+    /// (`message` gets the evaluation as a parameter: capturing `self` would overlap the mutation.)
+    mutating func fail(_ message: (Evaluation) -> String) {
+        guard collecting, violations.count < JSONSchemaValidator.maximumViolations else { return }
+        violations.append(Found(violation: SchemaViolation(pointer: pointer, message: message(self)), depth: path.count))
+    }
+
+    /// Evaluates without collecting (for oneOf, anyOf, not, if), restoring the mode afterwards.
+    mutating func quietly(_ schema: Int, _ node: Int) -> Bool {
+        let saved = collecting
+        collecting = false
+        defer { collecting = saved }
+        return check(schema, node)
+    }
+
+    /// The violations of one sub-schema, collected separately.
+    mutating func violationsOf(_ schema: Int, _ node: Int) -> [Found] {
+        let saved = (collecting, violations)
+        collecting = true
+        violations = []
+        _ = check(schema, node)
+        let found = violations
+        (collecting, violations) = saved
+        return found
+    }
+
+    func describe(_ node: Int) -> String {
+        let value = tape.nodes[node]
+        switch value.kind {
+        case .null: return "null"
+        case .true: return "true"
+        case .false: return "false"
+        case .number: return Self.format(value.number)
+        case .string:
+            let text = tape.string(at: node)
+            return "\"" + (text.count > 60 ? String(text.prefix(57)) + "…" : text) + "\""
+        case .array: return "an array of \(value.count)"
+        case .object: return "an object"
+        }
+    }
+
+    func describeWithType(_ node: Int) -> String {
+        switch tape.nodes[node].kind {
+        case .null: "null"
+        case .true, .false: "boolean \(describe(node))"
+        case .number: "number \(describe(node))"
+        case .string: "string \(describe(node))"
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
+
+    static func format(_ number: Double) -> String {
+        if number == number.rounded(), abs(number) < 1e15 { return String(Int64(number)) }
+        return "\(number)"
+    }
+
+    func equals(_ node: Int, _ literal: Literal) -> Bool {
+        let value = tape.nodes[node]
+        switch (value.kind, literal.value) {
+        case (.null, .null): return true
+        case (.true, .bool(let flag)): return flag
+        case (.false, .bool(let flag)): return !flag
+        case (.number, .number(let number)): return value.number == number
+        case (.string, .string(let bytes)): return tape.stringEquals(node, bytes)
+        default: return false
+        }
+    }
+
+    mutating func check(_ index: Int, _ node: Int) -> Bool {
+        // Fields are read through the class reference: no copy of the keyword arrays per call.
+        let schema = schemas[index]
+        if schema.keywords.alwaysFalse {
+            fail { this in "no value is allowed here" }
+            return false
+        }
+        var valid = true
+        if let ref = schema.keywords.ref, !check(ref, node) {
+            valid = false
+            if !collecting { return false }
+        }
+        let value = tape.nodes[node]
+        if schema.keywords.types != 0 {
+            let accepted: Bool = switch value.kind {
+            case .null: schema.keywords.types & TypeBits.null != 0
+            case .true, .false: schema.keywords.types & TypeBits.boolean != 0
+            case .object: schema.keywords.types & TypeBits.object != 0
+            case .array: schema.keywords.types & TypeBits.array != 0
+            case .string: schema.keywords.types & TypeBits.string != 0
+            // "number" admits every number; "integer" a whole one (1.0 included, as the draft says).
+            case .number: schema.keywords.types & TypeBits.number != 0
+                || (schema.keywords.types & TypeBits.integer != 0 && value.number == value.number.rounded() && value.number.isFinite)
+            }
+            if !accepted {
+                fail { this in "expected \(TypeBits.describe(schema.keywords.types)), got \(this.describeWithType(node))" }
+                return false
+            }
+        }
+        if let constant = schema.keywords.constValue, !equals(node, constant) {
+            fail { this in "expected \(constant.text), got \(this.describe(node))" }
+            if !collecting { return false }
+            valid = false
+        }
+        if let values = schema.keywords.enumValues, !values.contains(where: { equals(node, $0) }) {
+            fail { this in "expected one of \(values.map(\.text).joined(separator: ", ")), got \(this.describe(node))" }
+            if !collecting { return false }
+            valid = false
+        }
+        switch value.kind {
+        case .number:
+            valid = checkNumber(schema, node, value.number) && valid
+        case .string:
+            valid = checkString(schema, node) && valid
+        case .object:
+            valid = checkObject(schema, node) && valid
+        case .array:
+            valid = checkArray(schema, node) && valid
+        default:
+            break
+        }
+        if !valid && !collecting { return false }
+        for sub in schema.keywords.allOf where !check(sub, node) {
+            valid = false
+            if !collecting { return false }
+        }
+        if !schema.keywords.anyOf.isEmpty, !schema.keywords.anyOf.contains(where: { quietly($0, node) }) {
+            reportNoAlternative(schema.keywords.anyOf, node, keyword: "anyOf")
+            valid = false
+            if !collecting { return false }
+        }
+        if !schema.keywords.oneOf.isEmpty {
+            var matching = 0
+            for sub in schema.keywords.oneOf where quietly(sub, node) { matching += 1 }
+            if matching == 0 {
+                reportNoAlternative(schema.keywords.oneOf, node, keyword: "oneOf")
+                valid = false
+            } else if matching > 1 {
+                fail { this in "expected exactly one of the \(schema.keywords.oneOf.count) alternatives (oneOf) to match, \(matching) do" }
+                valid = false
+            }
+            if !valid && !collecting { return false }
+        }
+        if let not = schema.keywords.not, quietly(not, node) {
+            fail { this in "expected a value that does not match the schema under 'not', got \(this.describe(node))" }
+            valid = false
+            if !collecting { return false }
+        }
+        if let condition = schema.keywords.ifSchema {
+            let branch = quietly(condition, node) ? schema.keywords.thenSchema : schema.keywords.elseSchema
+            if let branch, !check(branch, node) {
+                valid = false
+            }
+        }
+        return valid
+    }
+
+    /// No alternative matched: report the violation that got deepest into the value in an
+    /// alternative whose required properties are all there (the one the sender most likely meant),
+    /// or say that none matched.
+    mutating func reportNoAlternative(_ alternatives: [Int], _ node: Int, keyword: String) {
+        guard collecting else { return }
+        var nearest: Found?
+        for sub in alternatives {
+            let found = violationsOf(sub, node)
+            if found.contains(where: \.missingRequired) { continue }
+            if let deepest = found.max(by: { $0.depth < $1.depth }), deepest.depth > (nearest?.depth ?? path.count) {
+                nearest = deepest
+            }
+        }
+        if let nearest, violations.count < JSONSchemaValidator.maximumViolations {
+            violations.append(nearest)
+        } else {
+            fail { this in "expected one of the \(alternatives.count) alternatives (\(keyword)) to match, got \(this.describe(node)) matching none" }
+        }
+    }
+
+    mutating func checkNumber(_ schema: CompiledSchema, _ node: Int, _ number: Double) -> Bool {
+        var valid = true
+        if let minimum = schema.keywords.minimum, number < minimum {
+            fail { this in "expected number ≥ \(Self.format(minimum)), got \(this.describe(node))" }
+            valid = false
+        }
+        if let maximum = schema.keywords.maximum, number > maximum {
+            fail { this in "expected number ≤ \(Self.format(maximum)), got \(this.describe(node))" }
+            valid = false
+        }
+        if let bound = schema.keywords.exclusiveMinimum, number <= bound {
+            fail { this in "expected number > \(Self.format(bound)), got \(this.describe(node))" }
+            valid = false
+        }
+        if let bound = schema.keywords.exclusiveMaximum, number >= bound {
+            fail { this in "expected number < \(Self.format(bound)), got \(this.describe(node))" }
+            valid = false
+        }
+        return valid
+    }
+
+    mutating func checkString(_ schema: CompiledSchema, _ node: Int) -> Bool {
+        guard schema.keywords.minLength != nil || schema.keywords.maxLength != nil || schema.keywords.pattern != nil || schema.keywords.dateTime else { return true }
+        var valid = true
+        let pattern = schema.keywords.pattern, dateTime = schema.keywords.dateTime
+        let (length, matches, isDateTime): (Int, Bool, Bool) = tape.withStringBytes(at: node) { bytes in
+            var codePoints = 0
+            for byte in bytes where byte & 0xC0 != 0x80 { codePoints += 1 }
+            let matches: Bool = if let pattern { pattern.matches(bytes) } else { true }
+            return (codePoints, matches, !dateTime || DateTimeFormat.isValid(bytes))
+        }
+        if let minimum = schema.keywords.minLength, length < minimum {
+            fail { this in "expected a string of at least \(minimum) character\(minimum == 1 ? "" : "s"), got \(this.describe(node))" }
+            valid = false
+        }
+        if let maximum = schema.keywords.maxLength, length > maximum {
+            fail { this in "expected a string of at most \(maximum) character\(maximum == 1 ? "" : "s"), got \(this.describe(node))" }
+            valid = false
+        }
+        if !matches, let pattern = schema.keywords.pattern {
+            fail { this in "expected a string matching \(pattern.description), got \(this.describe(node))" }
+            valid = false
+        }
+        if !isDateTime {
+            fail { this in "expected a date-time (RFC 3339), got \(this.describe(node))" }
+            valid = false
+        }
+        return valid
+    }
+
+    mutating func checkObject(_ schema: CompiledSchema, _ node: Int) -> Bool {
+        var valid = true
+        let count = Int(tape.nodes[node].count)
+        if let minimum = schema.keywords.minProperties, count < minimum {
+            fail { this in "expected at least \(minimum) propert\(minimum == 1 ? "y" : "ies"), got \(count)" }
+            valid = false
+        }
+        if let maximum = schema.keywords.maxProperties, count > maximum {
+            fail { this in "expected at most \(maximum) propert\(maximum == 1 ? "y" : "ies"), got \(count)" }
+            valid = false
+        }
+        if !valid && !collecting { return false }
+        let properties = schema.keywords.properties
+        // Collecting: required first, in the schema's order, like other validators report them.
+        if collecting && !checkRequired(schema, node, seen: nil) { valid = false }
+        let additional = schema.keywords.additionalProperties
+        let names = schema.keywords.propertyNames
+        var seen: UInt64 = 0
+        if !properties.isEmpty || additional != nil || names != nil {
+            var key = node + 1
+            for _ in 0..<count {
+                let member = key + 1
+                path.append(key)
+                if let names, !quietly(names, key) {
+                    let reason = collecting ? violationsOf(names, key).first.map { ": " + $0.violation.message } ?? "" : ""
+                    fail { this in "property name \(this.describe(key)) is not allowed\(reason)" }
+                    valid = false
+                }
+                var matched = -1
+                for index in 0..<properties.count where tape.stringEquals(key, properties[index].name) {
+                    matched = index
+                    break
+                }
+                if matched >= 0 {
+                    if matched < 64 { seen |= 1 << UInt64(matched) }
+                    if !check(properties[matched].schema, member) { valid = false }
+                } else if let additional {
+                    if schemas[additional].keywords.alwaysFalse {
+                        fail { this in "unexpected property (additionalProperties is false)" }
+                        valid = false
+                    } else if !check(additional, member) {
+                        valid = false
+                    }
+                }
+                path.removeLast()
+                if !valid && !collecting { return false }
+                key = Int(tape.nodes[member].next)
+            }
+        }
+        if !collecting && !checkRequired(schema, node, seen: seen) { return false }
+        return valid
+    }
+
+    /// `seen`: the declared properties found by the member pass (bit = index), when there was one.
+    mutating func checkRequired(_ schema: CompiledSchema, _ node: Int, seen: UInt64?) -> Bool {
+        var valid = true
+        let required = schema.keywords.required, requiredIndex = schema.keywords.requiredIndex
+        let hadPass = !schema.keywords.properties.isEmpty || schema.keywords.additionalProperties != nil || schema.keywords.propertyNames != nil
+        for position in 0..<required.count {
+            let index = requiredIndex[position]
+            var found: Bool
+            if let seen, hadPass, index >= 0, index < 64 {
+                found = seen & (1 << UInt64(index)) != 0
+            } else {
+                found = false
+                var key = node + 1
+                for _ in 0..<tape.nodes[node].count {
+                    if tape.stringEquals(key, required[position]) {
+                        found = true
+                        break
+                    }
+                    key = Int(tape.nodes[key + 1].next)
+                }
+            }
+            if !found {
+                let name = required[position]
+                fail { this in "missing required property \"\(String(decoding: name, as: UTF8.self))\"" }
+                if collecting, let last = violations.indices.last, violations[last].depth == path.count { violations[last].missingRequired = true }
+                valid = false
+                if !collecting { return false }
+            }
+        }
+        return valid
+    }
+
+    mutating func checkArray(_ schema: CompiledSchema, _ node: Int) -> Bool {
+        var valid = true
+        let count = Int(tape.nodes[node].count)
+        if let minimum = schema.keywords.minItems, count < minimum {
+            fail { this in "expected at least \(minimum) item\(minimum == 1 ? "" : "s"), got \(count)" }
+            valid = false
+        }
+        if let maximum = schema.keywords.maxItems, count > maximum {
+            fail { this in "expected at most \(maximum) item\(maximum == 1 ? "" : "s"), got \(count)" }
+            valid = false
+        }
+        guard let items = schema.keywords.items else { return valid }
+        var element = node + 1
+        for position in 0..<count {
+            path.append(-1 - position)
+            if !check(items, element) { valid = false }
+            path.removeLast()
+            if !valid && !collecting { return false }
+            element = Int(tape.nodes[element].next)
+        }
+        return valid
+    }
+}
+
+/// RFC 3339 `date-time`: `2026-03-01T00:00:00Z`, fractional seconds and numeric offsets allowed.
+enum DateTimeFormat {
+    static func isValid(_ text: ArraySlice<UInt8>) -> Bool {
+        let bytes = Array(text)
+        func digits(_ at: Int, _ count: Int) -> Int? {
+            guard at + count <= bytes.count else { return nil }
+            var value = 0
+            for offset in at..<at + count {
+                guard (48...57).contains(bytes[offset]) else { return nil }
+                value = value * 10 + Int(bytes[offset] - 48)
+            }
+            return value
+        }
+        func byte(_ at: Int, _ expected: Character...) -> Bool {
+            at < bytes.count && expected.contains(Character(UnicodeScalar(bytes[at])))
+        }
+        guard let year = digits(0, 4), byte(4, "-"), let month = digits(5, 2), byte(7, "-"), let day = digits(8, 2),
+              byte(10, "T", "t"), let hour = digits(11, 2), byte(13, ":"), let minute = digits(14, 2), byte(16, ":"),
+              let second = digits(17, 2) else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...12).contains(month), (1...days[month - 1]).contains(day), hour < 24, minute < 60, second <= 60 else { return false }
+        var index = 19
+        if byte(index, ".") {
+            index += 1
+            let start = index
+            while index < bytes.count, (48...57).contains(bytes[index]) { index += 1 }
+            guard index > start else { return false }
+        }
+        if byte(index, "Z", "z") { return index + 1 == bytes.count }
+        guard byte(index, "+", "-"), let offsetHour = digits(index + 1, 2), byte(index + 3, ":"), let offsetMinute = digits(index + 4, 2) else {
+            return false
+        }
+        return offsetHour < 24 && offsetMinute < 60 && index + 6 == bytes.count
+    }
+}
