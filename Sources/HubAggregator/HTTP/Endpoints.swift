@@ -36,19 +36,24 @@ public struct Reply: Sendable, Equatable {
 /// The API, CSV export and HTML pages as plain functions of the request; the Hummingbird router
 /// (``AggregatorHTTPServer``) only maps routes to them.
 public struct Endpoints: Sendable {
-    public let region: AggregatorConfiguration.Region
-    public let knownHubs: [AggregatorConfiguration.KnownHub]
+    /// Region, hubs and tokens as of the last (re)load.
+    public let live: AggregatorLiveSettings
     public let store: any AggregatorStore
-    public let authenticator: TokenAuthenticator
     public let clock: @Sendable () -> UTCMilliseconds
+
+    public var region: AggregatorConfiguration.Region { live.snapshot.region }
+    public var knownHubs: [AggregatorConfiguration.KnownHub] { live.snapshot.knownHubs }
+    public var authenticator: TokenAuthenticator { live.snapshot.authenticator }
+
+    public init(live: AggregatorLiveSettings, store: any AggregatorStore, clock: @escaping @Sendable () -> UTCMilliseconds) {
+        self.live = live
+        self.store = store
+        self.clock = clock
+    }
 
     public init(region: AggregatorConfiguration.Region, knownHubs: [AggregatorConfiguration.KnownHub], store: any AggregatorStore,
                 authenticator: TokenAuthenticator, clock: @escaping @Sendable () -> UTCMilliseconds) {
-        self.region = region
-        self.knownHubs = knownHubs
-        self.store = store
-        self.authenticator = authenticator
-        self.clock = clock
+        self.init(live: AggregatorLiveSettings(region: region, knownHubs: knownHubs, authenticator: authenticator), store: store, clock: clock)
     }
 
     static let challenge = ["WWW-Authenticate": "Bearer realm=\"hubmeter\", Basic realm=\"hubmeter\""]
