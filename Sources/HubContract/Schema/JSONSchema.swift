@@ -93,11 +93,16 @@ public struct JSONSchemaValidator: Sendable {
     }
 
     public func validate(_ tape: JSONTape) -> SchemaValidation {
-        var fast = Evaluation(tape: tape, schemas: schemas, collecting: false)
-        if fast.check(root, 0) { return .valid(tape) }
-        var detailed = Evaluation(tape: tape, schemas: schemas, collecting: true)
-        _ = detailed.check(root, 0)
-        return .invalid(detailed.violations.map(\.violation))
+        // The evaluation reads nodes and bytes through pointers: no reference counting per access.
+        tape.nodes.withUnsafeBufferPointer { nodes in
+            tape.bytes.withUnsafeBufferPointer { bytes in
+                var fast = Evaluation(tape: tape, nodes: nodes, bytes: bytes, schemas: schemas, collecting: false)
+                if fast.check(root, 0) { return .valid(tape) }
+                var detailed = Evaluation(tape: tape, nodes: nodes, bytes: bytes, schemas: schemas, collecting: true)
+                _ = detailed.check(root, 0)
+                return .invalid(detailed.violations.map(\.violation))
+            }
+        }
     }
 }
 
@@ -405,17 +410,36 @@ struct Evaluation {
     }
 
     let tape: JSONTape
+    /// `tape.nodes` and `tape.bytes`, valid while `JSONSchemaValidator.validate` runs the evaluation.
+    let nodes: UnsafeBufferPointer<JSONTape.Node>
+    let bytes: UnsafeBufferPointer<UInt8>
     let schemas: [CompiledSchema]
     var collecting: Bool
     /// Key nodes (≥ 0) and array positions (stored as −1 − index) from the root to the current value.
     var path: [Int] = []
     var violations: [Found] = []
 
-    init(tape: JSONTape, schemas: [CompiledSchema], collecting: Bool) {
+    init(tape: JSONTape, nodes: UnsafeBufferPointer<JSONTape.Node>, bytes: UnsafeBufferPointer<UInt8>, schemas: [CompiledSchema],
+         collecting: Bool) {
         self.tape = tape
+        self.nodes = nodes
+        self.bytes = bytes
         self.schemas = schemas
         self.collecting = collecting
         path.reserveCapacity(16)
+    }
+
+    /// Whether a string node's text equals `expected`.
+    @inline(__always)
+    func stringEquals(_ index: Int, _ expected: [UInt8]) -> Bool {
+        let node = nodes[index]
+        guard !node.hasEscapes else { return tape.stringEquals(index, expected) }
+        let start = Int(node.start)
+        guard Int(node.end) - start == expected.count else { return false }
+        return expected.withUnsafeBufferPointer { wanted in
+            for offset in 0..<wanted.count where bytes[start + offset] != wanted[offset] { return false }
+            return true
+        }
     }
 
     var pointer: String {
@@ -458,7 +482,7 @@ struct Evaluation {
     }
 
     func describe(_ node: Int) -> String {
-        let value = tape.nodes[node]
+        let value = nodes[node]
         switch value.kind {
         case .null: return "null"
         case .true: return "true"
@@ -473,7 +497,7 @@ struct Evaluation {
     }
 
     func describeWithType(_ node: Int) -> String {
-        switch tape.nodes[node].kind {
+        switch nodes[node].kind {
         case .null: "null"
         case .true, .false: "boolean \(describe(node))"
         case .number: "number \(describe(node))"
@@ -489,13 +513,13 @@ struct Evaluation {
     }
 
     func equals(_ node: Int, _ literal: Literal) -> Bool {
-        let value = tape.nodes[node]
+        let value = nodes[node]
         switch (value.kind, literal.value) {
         case (.null, .null): return true
         case (.true, .bool(let flag)): return flag
         case (.false, .bool(let flag)): return !flag
         case (.number, .number(let number)): return value.number == number
-        case (.string, .string(let bytes)): return tape.stringEquals(node, bytes)
+        case (.string, .string(let bytes)): return stringEquals(node, bytes)
         default: return false
         }
     }
@@ -512,7 +536,7 @@ struct Evaluation {
             valid = false
             if !collecting { return false }
         }
-        let value = tape.nodes[node]
+        let value = nodes[node]
         if schema.keywords.types != 0 {
             let accepted: Bool = switch value.kind {
             case .null: schema.keywords.types & TypeBits.null != 0
@@ -632,12 +656,16 @@ struct Evaluation {
         guard schema.keywords.minLength != nil || schema.keywords.maxLength != nil || schema.keywords.pattern != nil || schema.keywords.dateTime else { return true }
         var valid = true
         let pattern = schema.keywords.pattern, dateTime = schema.keywords.dateTime
-        let (length, matches, isDateTime): (Int, Bool, Bool) = tape.withStringBytes(at: node) { bytes in
+        func measure(_ text: UnsafeBufferPointer<UInt8>) -> (Int, Bool, Bool) {
             var codePoints = 0
-            for byte in bytes where byte & 0xC0 != 0x80 { codePoints += 1 }
-            let matches: Bool = if let pattern { pattern.matches(bytes) } else { true }
-            return (codePoints, matches, !dateTime || DateTimeFormat.isValid(bytes))
+            for byte in text where byte & 0xC0 != 0x80 { codePoints += 1 }
+            let matches: Bool = if let pattern { pattern.matches(text) } else { true }
+            return (codePoints, matches, !dateTime || DateTimeFormat.isValid(ArraySlice(text)))
         }
+        let value = nodes[node]
+        let (length, matches, isDateTime) = value.hasEscapes
+            ? Array(tape.string(at: node).utf8).withUnsafeBufferPointer(measure)
+            : measure(UnsafeBufferPointer(rebasing: bytes[Int(value.start)..<Int(value.end)]))
         if let minimum = schema.keywords.minLength, length < minimum {
             fail { this in "expected a string of at least \(minimum) character\(minimum == 1 ? "" : "s"), got \(this.describe(node))" }
             valid = false
@@ -659,7 +687,7 @@ struct Evaluation {
 
     mutating func checkObject(_ schema: CompiledSchema, _ node: Int) -> Bool {
         var valid = true
-        let count = Int(tape.nodes[node].count)
+        let count = Int(nodes[node].count)
         if let minimum = schema.keywords.minProperties, count < minimum {
             fail { this in "expected at least \(minimum) propert\(minimum == 1 ? "y" : "ies"), got \(count)" }
             valid = false
@@ -686,7 +714,7 @@ struct Evaluation {
                     valid = false
                 }
                 var matched = -1
-                for index in 0..<properties.count where tape.stringEquals(key, properties[index].name) {
+                for index in 0..<properties.count where stringEquals(key, properties[index].name) {
                     matched = index
                     break
                 }
@@ -703,7 +731,7 @@ struct Evaluation {
                 }
                 path.removeLast()
                 if !valid && !collecting { return false }
-                key = Int(tape.nodes[member].next)
+                key = Int(nodes[member].next)
             }
         }
         if !collecting && !checkRequired(schema, node, seen: seen) { return false }
@@ -723,12 +751,12 @@ struct Evaluation {
             } else {
                 found = false
                 var key = node + 1
-                for _ in 0..<tape.nodes[node].count {
-                    if tape.stringEquals(key, required[position]) {
+                for _ in 0..<nodes[node].count {
+                    if stringEquals(key, required[position]) {
                         found = true
                         break
                     }
-                    key = Int(tape.nodes[key + 1].next)
+                    key = Int(nodes[key + 1].next)
                 }
             }
             if !found {
@@ -744,7 +772,7 @@ struct Evaluation {
 
     mutating func checkArray(_ schema: CompiledSchema, _ node: Int) -> Bool {
         var valid = true
-        let count = Int(tape.nodes[node].count)
+        let count = Int(nodes[node].count)
         if let minimum = schema.keywords.minItems, count < minimum {
             fail { this in "expected at least \(minimum) item\(minimum == 1 ? "" : "s"), got \(count)" }
             valid = false
@@ -760,7 +788,7 @@ struct Evaluation {
             if !check(items, element) { valid = false }
             path.removeLast()
             if !valid && !collecting { return false }
-            element = Int(tape.nodes[element].next)
+            element = Int(nodes[element].next)
         }
         return valid
     }

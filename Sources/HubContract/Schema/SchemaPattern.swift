@@ -65,15 +65,17 @@ public struct SchemaPattern: Sendable, CustomStringConvertible {
 
     /// Whether the pattern occurs anywhere in `text` (UTF-8 bytes).
     public func matches(_ text: ArraySlice<UInt8>) -> Bool {
-        text.withUnsafeBufferPointer { input in
-            var start = 0
-            while start <= input.count {
-                for items in alternatives where Self.match(items, 0, start, input, { _ in true }) { return true }
-                guard start < input.count, !anchored else { break }
-                start += Self.scalarLength(input, start)
-            }
-            return false
+        text.withUnsafeBufferPointer { matches($0) }
+    }
+
+    public func matches(_ input: UnsafeBufferPointer<UInt8>) -> Bool {
+        var start = 0
+        while start <= input.count {
+            for items in alternatives where Self.match(items, 0, start, input, { _ in true }) { return true }
+            guard start < input.count, !anchored else { break }
+            start += Self.scalarLength(input, start)
         }
+        return false
     }
 
     @inline(__always)
