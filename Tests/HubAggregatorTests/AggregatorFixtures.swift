@@ -23,7 +23,9 @@ enum AggregatorFixtures {
     }
 
     /// `count` consecutive records from `start`; `pvW` changes beta's PV power (and so its export) to make different records.
-    static func records(count: Int, pvW: Double = 3000, from start: UTCMilliseconds = start) throws -> [IntervalRecord] {
+    /// `pvOutage`: beta's PV inverter sends nothing then (records get missing or estimated figures and gap corrections).
+    static func records(count: Int, pvW: Double = 3000, from start: UTCMilliseconds = start,
+                        pvOutage: Range<UTCMilliseconds>? = nil) throws -> [IntervalRecord] {
         var ledger = try SettlementLedger(model: model, startingAt: start)
         let exportW = pvW - 2000
         var counters: [String: Double] = ["alpha-import": 1000, "beta-export": 5000, "beta-pv": 200]
@@ -35,7 +37,9 @@ enum AggregatorFixtures {
                                            counters: CounterValues(gridImportWh: counters["alpha-import"], gridExportWh: 0)))
             _ = ledger.ingest(DeviceSample(device: "beta-grid", at: now, powerW: -exportW,
                                            counters: CounterValues(gridImportWh: 0, gridExportWh: counters["beta-export"])))
-            _ = ledger.ingest(DeviceSample(device: "beta-pv", at: now, powerW: pvW, counters: CounterValues(pvProductionWh: counters["beta-pv"])))
+            if !(pvOutage?.contains(now) ?? false) {
+                _ = ledger.ingest(DeviceSample(device: "beta-pv", at: now, powerW: pvW, counters: CounterValues(pvProductionWh: counters["beta-pv"])))
+            }
             records += ledger.advance(to: now)
             now = now.adding(milliseconds: 10_000)
             counters["alpha-import"]! += 2000.0 * 10 / 3600

@@ -1,6 +1,8 @@
 import Foundation
 import HubAggregator
+import HubContract
 import HubSupport
+import MQTTIO
 import TestSupport
 import Testing
 #if canImport(Glibc)
@@ -57,6 +59,20 @@ struct AggregatorLifecycleTests {
 
         try await AggregatorEndToEndTests.waitUntil { Self.status(httpPort, token: "old-token") == 200 }
         #expect(Self.status(httpPort, token: "new-token") == 401)
+
+        // The process validates against the schema files it found next to the binary: a record
+        // with a negative tolerance is rejected with its place in the log.
+        let publisher = try MQTTClient(options: .init(clientID: "lifecycle-publisher"))
+        defer { publisher.stop() }
+        try publisher.start(host: "127.0.0.1", port: broker.port)
+        let record = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 1))[0].payload
+        let broken = try SchemaValidationTests.mutate(record, ["record", "toleranceWh"], -3)
+        try await AggregatorEndToEndTests.waitUntil(.seconds(10)) {
+            (try? publisher.publish(MQTTMessage(topic: AggregatorFixtures.topic(), payload: broken, qos: 1))) != nil
+        }
+        try await AggregatorEndToEndTests.waitUntil { process.output.contains("message rejected") }
+        #expect(process.output.contains("reason=schema_violation"))
+        #expect(process.output.contains("detail=\"/record/toleranceWh: expected number ≥ 0, got -3\""), "\(process.output.suffix(1500))")
 
         // A new token file: after SIGHUP the new token is valid and the old one is not.
         try write(Self.configuration(brokerPort: broker.port, httpPort: httpPort, directory: directory, tokens: ["new-token"], level: "debug"))

@@ -14,7 +14,14 @@ struct SchemaValidationTests {
 
     /// Valid messages as the agent produces them (records from the settlement ledger, chained).
     static func validIntervals() throws -> [[UInt8]] {
-        try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 3)).map(\.payload)
+        try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 3)).map(\.payload) + (try outageIntervals())
+    }
+
+    /// Records around a 25-minute PV outage: missing and estimated figures, gap corrections.
+    static func outageIntervals() throws -> [[UInt8]] {
+        let start = AggregatorFixtures.start
+        let outage = start.adding(milliseconds: 20 * 60_000)..<start.adding(milliseconds: 45 * 60_000)
+        return try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 5, pvOutage: outage)).map(\.payload)
     }
 
     static func validStatus() throws -> [UInt8] {
@@ -105,6 +112,12 @@ struct SchemaValidationTests {
         return schema == "status" ? schemas.status : schemas.interval
     }
 
+    @Test func outageRecordsCarryTheQualitiesTheSchemaDescribes() throws {
+        let texts = try Self.outageIntervals().map { String(decoding: $0, as: UTF8.self) }
+        #expect(texts.contains { $0.contains("\"missing\":{}") || $0.contains("\"estimated\":{") }, "\(texts)")
+        #expect(texts.contains { !$0.contains("\"gapCorrections\":[]") } || texts.contains { $0.contains("\"isComplete\":false") })
+    }
+
     @Test func agentMessagesAreValid() throws {
         for payload in try Self.validIntervals() {
             guard case .valid = try Self.validator("interval").validate(payload) else {
@@ -126,6 +139,35 @@ struct SchemaValidationTests {
             return
         }
         #expect(violations.first?.description == broken.expected)
+    }
+
+    /// In the ingest: a schema violation is rejected with its place, another version as wrong_schema,
+    /// and a valid message still goes on to typed decoding and the hash check.
+    @Test func ingestRejectsBeforeDecoding() throws {
+        let ingest = IntervalIngest(topicPrefix: "hubmeter/v1", maxMessageBytes: 64 << 10, schemas: try Self.schemas.get())
+        let now = AggregatorFixtures.start
+        func outcome(_ name: String) throws -> Rejection? {
+            let broken = try #require(Self.broken.first { $0.name == name })
+            if case .rejected(let rejection) = ingest.classify(topic: AggregatorFixtures.topic(), payload: try Self.payload(broken), receivedAt: now) {
+                return rejection
+            }
+            return nil
+        }
+        let negative = try #require(try outcome("negative-allocation"))
+        #expect(negative.reason == .schemaViolation && negative.detail == "/record/participants/1/allocatedWh: expected number ≥ 0, got -3")
+        #expect(try outcome("other-version")?.reason == .wrongSchema)
+        let valid = try Self.validIntervals()[0]
+        guard case .interval = ingest.classify(topic: AggregatorFixtures.topic(), payload: valid, receivedAt: now) else {
+            Issue.record("a valid record was not accepted")
+            return
+        }
+        // Valid against the schema, but the hash no longer matches: the later checks still run.
+        let tampered = try Self.mutate(valid, ["sequence"], 2)
+        if case .rejected(let rejection) = ingest.classify(topic: AggregatorFixtures.topic(), payload: tampered, receivedAt: now) {
+            #expect(rejection.reason == .hashMismatch)
+        } else {
+            Issue.record("a tampered record was accepted")
+        }
     }
 
     @Test func notJSONSaysWhere() throws {
