@@ -221,6 +221,17 @@ struct SchemaValidationTests {
         }
     }
 
+    /// RFC 6901 in both directions: a reference with `~1`, and a violation under a key with `/` and `~`.
+    @Test func pointersEscapeSlashAndTilde() throws {
+        let document = Array(##"{"$defs":{"a/b":{"type":"number"}},"properties":{"x/y~z":{"$ref":"#/$defs/a~1b"}}}"##.utf8)
+        let validator = try #require(try JSONSchemaSet(documents: [("p.json", document)]).validator("p.json"))
+        guard case .invalid(let violations) = validator.validate(Array(#"{"x/y~z":"text"}"#.utf8)) else {
+            Issue.record("accepted")
+            return
+        }
+        #expect(violations.map(\.description) == [#"/x~1y~0z: expected number, got string "text""#])
+    }
+
     @Test func unsupportedKeywordsAreRefusedWhenLoading() {
         let document = Array(#"{"$id":"x.json","type":"object","properties":{"a":{"uniqueItems":true}}}"#.utf8)
         #expect(throws: SchemaLoadError(document: "x.json", location: "/properties/a/uniqueItems",
