@@ -12,6 +12,8 @@ public struct AggregatorConfiguration: Sendable, Equatable {
     public var hubs: [KnownHub]
     public var maxMessageBytes: Int
     public var logging: LoggingSettings
+    /// Where the message schemas are (`schemas/v1/`); nil: next to a checkout's binary, else the installed data.
+    public var dataDirectory: String?
 
     public struct Region: Sendable, Equatable {
         public var id: String
@@ -68,7 +70,7 @@ public struct AggregatorConfiguration: Sendable, Equatable {
     }
 
     static func read(_ document: ConfigDocument, environment: SecretEnvironment) throws(ConfigError) -> AggregatorConfiguration {
-        let root = try document.root.mapping(keys: ["region", "mqtt", "storage", "http", "tokens", "hubs", "ingest", "logging"])
+        let root = try document.root.mapping(keys: ["region", "mqtt", "storage", "http", "tokens", "hubs", "ingest", "logging", "data_directory"])
         let regionMap = try root.required("region", expecting: "the region's id and name").mapping(keys: ["id", "name"])
         let regionID = try regionMap.value("id", expecting: "an identifier for the region") { node throws(ConfigError) in try node.identifier() }
         let region = Region(id: regionID, name: try regionMap.value("name", default: regionID) { node throws(ConfigError) in try node.string() })
@@ -138,9 +140,12 @@ public struct AggregatorConfiguration: Sendable, Equatable {
             return try map.value("max_message_size", default: 256 << 10) { node throws(ConfigError) in try node.byteCount(in: 1024...(16 << 20)) }
         } ?? 256 << 10
 
+        var dataDirectory: String?
+        if let node = root.optional("data_directory") { dataDirectory = try absolutePath(node) }
+
         return AggregatorConfiguration(region: region, mqtt: mqtt, subscription: subscription, storage: storage, http: http,
                                        tokens: tokens, hubs: hubs, maxMessageBytes: maxMessageBytes,
-                                       logging: try LoggingSettings.read(root.optional("logging")))
+                                       logging: try LoggingSettings.read(root.optional("logging")), dataDirectory: dataDirectory)
     }
 
     static func readStorage(_ node: ConfigNode, environment: SecretEnvironment) throws(ConfigError) -> Storage {

@@ -2,6 +2,7 @@
 @preconcurrency import Glibc
 #endif
 import Logging
+import Synchronization
 
 /// Writes one line per log event to a sink (stdout in the daemon, memory in tests).
 ///
@@ -22,7 +23,13 @@ public struct HubLogHandler: LogHandler {
         }
     }
 
-    public var logLevel: Logger.Level
+    /// The shared level when the handler follows a ``LogLevelControl`` (changed on reload), else its own.
+    public var logLevel: Logger.Level {
+        get { control?.level ?? ownLevel }
+        set { ownLevel = newValue }
+    }
+    private var ownLevel: Logger.Level
+    private let control: LogLevelControl?
     public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
     private let label: String
@@ -35,10 +42,12 @@ public struct HubLogHandler: LogHandler {
         level: Logger.Level,
         format: Format,
         sink: LogSink,
-        clock: @escaping @Sendable () -> UTCTimestamp = UTCTimestamp.now
+        clock: @escaping @Sendable () -> UTCTimestamp = UTCTimestamp.now,
+        control: LogLevelControl? = nil
     ) {
         self.label = label
-        self.logLevel = level
+        self.ownLevel = level
+        self.control = control
         self.format = format
         self.sink = sink
         self.clock = clock
@@ -130,22 +139,39 @@ public final class LogSink: Sendable {
     }
 }
 
+/// A log level shared by every logger of a ``LoggerFactory``, so that a configuration reload
+/// (SIGHUP) changes the level of loggers already handed out.
+public final class LogLevelControl: Sendable {
+    private let raw: Atomic<UInt8>
+
+    public init(_ level: Logger.Level) { raw = Atomic(Self.code(level)) }
+
+    public var level: Logger.Level {
+        get { Logger.Level.allCases[Int(raw.load(ordering: .relaxed))] }
+        set { raw.store(Self.code(newValue), ordering: .relaxed) }
+    }
+
+    static func code(_ level: Logger.Level) -> UInt8 { UInt8(Logger.Level.allCases.firstIndex(of: level) ?? 2) }
+}
+
 /// Builds loggers for one process from its configured level and format; passed to whoever needs to log.
 public struct LoggerFactory: Sendable {
-    public let level: Logger.Level
+    public var level: Logger.Level { control.level }
     public let format: HubLogHandler.Format
     public let sink: LogSink
+    /// Shared by every logger this factory made: setting it changes all of them.
+    public let control: LogLevelControl
 
     public init(level: Logger.Level, format: HubLogHandler.Format, sink: LogSink = .standardOutput) {
-        self.level = level
         self.format = format
         self.sink = sink
+        self.control = LogLevelControl(level)
     }
 
     public func logger(_ label: String) -> Logger {
-        let level = level, format = format, sink = sink
+        let format = format, sink = sink, control = control
         return Logger(label: label) { label in
-            HubLogHandler(label: label, level: level, format: format, sink: sink)
+            HubLogHandler(label: label, level: control.level, format: format, sink: sink, control: control)
         }
     }
 }

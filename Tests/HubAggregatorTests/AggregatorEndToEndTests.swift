@@ -71,9 +71,10 @@ struct AggregatorEndToEndTests {
         let loggers = LoggerFactory(level: .error, format: .plain, sink: .standardError)
         let first = try Self.configuration(brokerPort: broker.port, httpPort: ports.0, database: database, clientID: "agg-1")
         let second = try Self.configuration(brokerPort: broker.port, httpPort: ports.1, database: database, clientID: "agg-2")
+        let schemas = try AggregatorFixtures.schemas()
         let groups = try [first, second].map { configuration in
             try AggregatorDaemon.makeServices(configuration: configuration, store: try SQLiteAggregatorStore(path: database),
-                                              loggers: loggers, clock: AggregatorDaemon.systemClock)
+                                              loggers: loggers, clock: AggregatorDaemon.systemClock, schemas: schemas)
         }
         let running = groups.map { group in Task { try await group.run() } }
         defer {
@@ -94,7 +95,7 @@ struct AggregatorEndToEndTests {
         outgoing.append(MQTTMessage(topic: AggregatorFixtures.topic(), payload: Array("{\"schema\":".utf8), qos: 1))
         outgoing.append(MQTTMessage(topic: AggregatorFixtures.topic(), payload: Array(repeating: UInt8(ascii: "x"), count: 80_000), qos: 1))
         outgoing.append(MQTTMessage(topic: AggregatorFixtures.topic("park-b"), payload: messages[9].payload, qos: 1))
-        let status = StatusMessage(hub: "park-a", state: "online", version: "test", configurationHash: "abc", startedAt: "2026-03-01T00:00:00Z")
+        let status = StatusMessage(hub: "park-a", state: "online", version: "test", configurationHash: "unknown", startedAt: "2026-03-01T00:00:00.000Z")
         outgoing.append(MQTTMessage(topic: "hubmeter/v1/park-a/status", payload: try MessageEncoding.encode(status), qos: 1, retain: false))
 
         let publisher = try MQTTClient(options: .init(clientID: "test-hub-publisher"))

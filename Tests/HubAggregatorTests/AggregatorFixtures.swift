@@ -2,6 +2,7 @@ import Foundation
 import HubAggregator
 import HubContract
 import HubDomain
+import TestSupport
 
 /// Real interval records from the domain's settlement ledger, and their v1 messages.
 ///
@@ -21,8 +22,10 @@ enum AggregatorFixtures {
         ])
     }
 
-    /// `count` consecutive records; `pvW` changes beta's PV power (and so its export) to make different records.
-    static func records(count: Int, pvW: Double = 3000) throws -> [IntervalRecord] {
+    /// `count` consecutive records from `start`; `pvW` changes beta's PV power (and so its export) to make different records.
+    /// `pvOutage`: beta's PV inverter sends nothing then (records get missing or estimated figures and gap corrections).
+    static func records(count: Int, pvW: Double = 3000, from start: UTCMilliseconds = start,
+                        pvOutage: Range<UTCMilliseconds>? = nil) throws -> [IntervalRecord] {
         var ledger = try SettlementLedger(model: model, startingAt: start)
         let exportW = pvW - 2000
         var counters: [String: Double] = ["alpha-import": 1000, "beta-export": 5000, "beta-pv": 200]
@@ -34,7 +37,9 @@ enum AggregatorFixtures {
                                            counters: CounterValues(gridImportWh: counters["alpha-import"], gridExportWh: 0)))
             _ = ledger.ingest(DeviceSample(device: "beta-grid", at: now, powerW: -exportW,
                                            counters: CounterValues(gridImportWh: 0, gridExportWh: counters["beta-export"])))
-            _ = ledger.ingest(DeviceSample(device: "beta-pv", at: now, powerW: pvW, counters: CounterValues(pvProductionWh: counters["beta-pv"])))
+            if !(pvOutage?.contains(now) ?? false) {
+                _ = ledger.ingest(DeviceSample(device: "beta-pv", at: now, powerW: pvW, counters: CounterValues(pvProductionWh: counters["beta-pv"])))
+            }
             records += ledger.advance(to: now)
             now = now.adding(milliseconds: 10_000)
             counters["alpha-import"]! += 2000.0 * 10 / 3600
@@ -55,6 +60,11 @@ enum AggregatorFixtures {
             messages.append(message)
         }
         return messages
+    }
+
+    /// The repository's v1 message schemas, compiled.
+    static func schemas() throws -> MessageSchemas {
+        try MessageSchemas.load(directory: RepositoryPaths.path("Config/schemas/v1"))
     }
 
     static func topic(_ hub: String = "park-a") -> String { "hubmeter/v1/\(hub)/interval" }

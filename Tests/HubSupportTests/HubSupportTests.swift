@@ -3,6 +3,7 @@ import HubSupport
 import Logging
 import Synchronization
 import Testing
+import TestSupport
 
 @Suite struct LogHandlerTests {
     /// Collects log lines in memory instead of bootstrapping the process-wide logging system.
@@ -93,43 +94,8 @@ import Testing
 }
 
 @Suite struct SystemdNotifierTests {
-    /// Binds a datagram socket like systemd's notify socket and returns what arrives.
-    final class FakeNotifySocket {
-        let fd: Int32
-        let path: String
-
-        init(abstract: Bool) throws {
-            fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-            let name = "hubmeter-notify-\(UUID().uuidString.prefix(8))"
-            path = abstract ? "@\(name)" : NSTemporaryDirectory() + name
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            var bytes = Array(path.utf8)
-            if abstract { bytes[0] = 0 }
-            withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
-            let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (abstract ? 0 : 1))
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-            }
-            guard bound == 0 else { throw CocoaError(.fileWriteUnknown) }
-            var timeout = timeval(tv_sec: 2, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        }
-
-        func receive() -> String? {
-            var buffer = [UInt8](repeating: 0, count: 512)
-            let count = recv(fd, &buffer, buffer.count, 0)
-            return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : nil
-        }
-
-        deinit {
-            close(fd)
-            if !path.hasPrefix("@") { unlink(path) }
-        }
-    }
-
     @Test(arguments: [false, true]) func sendsStateDatagrams(abstract: Bool) throws {
-        let socket = try FakeNotifySocket(abstract: abstract)
+        let socket = try NotifySocket(abstract: abstract)
         let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "20000000"])
         #expect(notifier.isActive)
         #expect(notifier.watchdogInterval == .seconds(10))

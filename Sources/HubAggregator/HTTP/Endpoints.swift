@@ -36,22 +36,29 @@ public struct Reply: Sendable, Equatable {
 /// The API, CSV export and HTML pages as plain functions of the request; the Hummingbird router
 /// (``AggregatorHTTPServer``) only maps routes to them.
 public struct Endpoints: Sendable {
-    public let region: AggregatorConfiguration.Region
-    public let knownHubs: [AggregatorConfiguration.KnownHub]
+    /// Region, hubs and tokens as of the last (re)load.
+    public let live: AggregatorLiveSettings
     public let store: any AggregatorStore
-    public let authenticator: TokenAuthenticator
     public let clock: @Sendable () -> UTCMilliseconds
 
-    public init(region: AggregatorConfiguration.Region, knownHubs: [AggregatorConfiguration.KnownHub], store: any AggregatorStore,
-                authenticator: TokenAuthenticator, clock: @escaping @Sendable () -> UTCMilliseconds) {
-        self.region = region
-        self.knownHubs = knownHubs
+    public var region: AggregatorConfiguration.Region { live.snapshot.region }
+    public var knownHubs: [AggregatorConfiguration.KnownHub] { live.snapshot.knownHubs }
+    public var authenticator: TokenAuthenticator { live.snapshot.authenticator }
+
+    public init(live: AggregatorLiveSettings, store: any AggregatorStore, clock: @escaping @Sendable () -> UTCMilliseconds) {
+        self.live = live
         self.store = store
-        self.authenticator = authenticator
         self.clock = clock
     }
 
-    static let challenge = ["WWW-Authenticate": "Bearer realm=\"hubmeter\", Basic realm=\"hubmeter\""]
+    public init(region: AggregatorConfiguration.Region, knownHubs: [AggregatorConfiguration.KnownHub], store: any AggregatorStore,
+                authenticator: TokenAuthenticator, clock: @escaping @Sendable () -> UTCMilliseconds) {
+        self.init(live: AggregatorLiveSettings(region: region, knownHubs: knownHubs, authenticator: authenticator), store: store, clock: clock)
+    }
+
+    /// Basic first: browsers (Chromium, checked in AggregatorBrowserTests) read only the first
+    /// challenge of the field and would never offer to sign in after a leading Bearer.
+    static let challenge = ["WWW-Authenticate": "Basic realm=\"hubmeter\", Bearer realm=\"hubmeter\""]
 
     /// 401 without or with an unknown token, 403 for another hub's data.
     func authorize(_ authorization: String?, hub: String? = nil) -> Result<Principal, ReplyError> {
@@ -237,7 +244,7 @@ public struct Endpoints: Sendable {
     // MARK: Pages
 
     public func overviewPage(authorization: String?) -> Reply {
-        handle {
+        Pages.htmlProblem(handle {
             let principal = try authorize(authorization).get()
             let now = clock()
             let month = Period.month.range(containing: now)
@@ -250,11 +257,11 @@ public struct Endpoints: Sendable {
             }
             return Reply(status: 200, contentType: "text/html; charset=utf-8",
                          body: Pages.overview(region: region, monthStart: month.from, rows: rows))
-        }
+        })
     }
 
     public func locationPage(hub: String, query: [String: String], authorization: String?) -> Reply {
-        handle {
+        Pages.htmlProblem(handle {
             _ = try authorize(authorization, hub: hub).get()
             guard try hubExists(hub) else { return .problem(404, "hub.unknown", "no hub '\(hub)'") }
             let (from, to) = try range(query).get()
@@ -263,8 +270,8 @@ public struct Endpoints: Sendable {
             let known = knownHubs.first { $0.id == hub }
             return Reply(status: 200, contentType: "text/html; charset=utf-8",
                          body: Pages.location(name: known?.name ?? hub, location: known?.location, report: report, days: days,
-                                              sequenceGaps: try store.sequenceGaps(hub: hub)))
-        }
+                                              from: from, to: to, sequenceGaps: try store.sequenceGaps(hub: hub)))
+        })
     }
 
     func handle(_ body: () throws -> Reply) -> Reply {

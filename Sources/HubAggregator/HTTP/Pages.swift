@@ -27,8 +27,25 @@ enum Pages {
 
     /// A ratio as a percentage with one decimal (display clamps to 0–100 %), or "n/a (reason)".
     static func percent(_ kpi: KPIValue) -> String {
-        guard let value = kpi.value else { return "n/a (\(kpi.undefinedReason ?? "no data"))" }
+        guard let value = kpi.value else { return "n/a (\(reason(kpi.undefinedReason)))" }
         return percent(min(1, max(0, value)))
+    }
+
+    /// Why a figure is undefined, in words (the API keeps the codes of `KPIUndefinedReason`).
+    static func reason(_ code: String?) -> String {
+        switch code {
+        case "noConsumption": "nothing consumed"
+        case "negativeConsumption": "metered consumption below zero"
+        case "noProduction": "no production"
+        case "noCompleteIntervals", nil: "no data"
+        case let other?: other
+        }
+    }
+
+    /// A half-open UTC range as `2026-03-01 00:00 – 2026-03-04 00:00 UTC`.
+    static func range(_ from: String, _ to: String) -> String {
+        func short(_ iso: String) -> String { String(iso.prefix(16)).replacingOccurrences(of: "T", with: " ") }
+        return "\(short(from)) – \(short(to)) UTC"
     }
 
     static func percent(_ value: Double) -> String { String(format: "%.1f %%", value * 100) }
@@ -39,7 +56,8 @@ enum Pages {
         body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222;max-width:70rem}
         table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}
         th:first-child,td:first-child{text-align:left}.warn{color:#a40000;font-weight:bold}.ok{color:#176117}
-        svg text{font-size:10px;font-family:sans-serif}
+        th{background:#f3f3f3}.ss{color:#1b5e20}.muted{color:#666}
+        svg text{font-size:11px;font-family:sans-serif;fill:#333}
         """
 
     static func document(title: String, body: String) -> String {
@@ -50,6 +68,24 @@ enum Pages {
         <body>\(body)</body></html>
 
         """
+    }
+
+    /// A page's failure (401, 403, 404, …) as a readable page instead of the API's JSON problem;
+    /// status and headers (the sign-in challenge) stay.
+    static func htmlProblem(_ reply: Reply) -> Reply {
+        guard reply.status >= 400, reply.contentType.hasPrefix("application/json") else { return reply }
+        let detail = (try? JSONDecoder().decode([String: String].self, from: Data(reply.body.utf8)))?["detail"] ?? ""
+        let (title, advice): (String, String) = switch reply.status {
+        case 401: ("Sign in required", "Sign in with any user name and your API token as the password.")
+        case 403: ("Not visible with this token", "This token belongs to another location's team.")
+        case 404: ("Not found", "")
+        default: ("Error \(reply.status)", "")
+        }
+        var page = reply
+        page.contentType = "text/html; charset=utf-8"
+        page.body = document(title: "\(title) – hubmeter", body: "<h1>\(escape(title))</h1><p>\(escape(advice))</p>"
+                             + "<p class=\"muted\">\(escape(detail))</p><p><a href=\"/\">Region overview</a></p>")
+        return page
     }
 
     static func overview(region: AggregatorConfiguration.Region, monthStart: UTCMilliseconds, rows: [OverviewRow]) -> String {
@@ -65,7 +101,9 @@ enum Pages {
                 trend = String(format: "%@%.1f pp", delta >= 0 ? "▲ +" : "▼ ", delta)
             }
             var warnings: [String] = []
-            if let share = now.coverage.share, share < 0.99 {
+            if now.coverage.receivedIntervals == 0 {
+                warnings.append("no records this month")
+            } else if let share = now.coverage.share, share < 0.99 {
                 warnings.append("coverage \(percent(share)), \(now.coverage.gaps.count) gap(s)")
             }
             if now.chain.broken > 0 { warnings.append("\(now.chain.broken) broken chain link(s)") }
@@ -82,12 +120,13 @@ enum Pages {
         return document(title: "\(region.name) – hubmeter", body: body)
     }
 
-    static func location(name: String, location: String?, report: LocationReport, days: [DailySums], sequenceGaps: [SequenceGap]) -> String {
+    static func location(name: String, location: String?, report: LocationReport, days: [DailySums], from: UTCMilliseconds, to: UTCMilliseconds,
+                         sequenceGaps: [SequenceGap]) -> String {
         var body = "<p><a href=\"/\">← Region</a></p><h1>\(escape(name))\(location.map { " – " + escape($0) } ?? "")</h1>"
-        body += "<p>\(escape(report.from)) to \(escape(report.to)). Definitions \(escape(report.definitions)).</p>"
+        body += "<p>\(escape(range(report.from, report.to))). Definitions \(escape(report.definitions)).</p>"
         body += "<h2>Self-sufficiency <span class=\"ss\">\(escape(percent(report.selfSufficiency)))</span></h2>"
         body += "<p>Self-consumption \(escape(percent(report.selfConsumption))); excluding grid-charged battery energy \(escape(percent(report.selfSufficiencyExcludingGridCharge))).</p>"
-        body += "<h2>Daily self-sufficiency</h2>" + dailyChart(days)
+        body += "<h2>Daily self-sufficiency</h2>" + dailyChart(days, from: from, to: to)
         let e = report.energy
         body += "<h2>Energy flows</h2><table><tbody>"
         for (label, value) in [("Consumption", e.consumptionWh), ("Production", e.productionWh), ("Shared within the hub", e.sharedWh),
@@ -127,29 +166,48 @@ enum Pages {
         return document(title: "\(name) – hubmeter", body: body)
     }
 
-    /// A bar per day; days without a value are drawn as a hatched "no data" mark, never as 0 %.
-    static func dailyChart(_ days: [DailySums]) -> String {
-        guard !days.isEmpty else { return "<p>No data in this period.</p>" }
-        let barWidth = 14.0, gap = 4.0, height = 160.0, left = 34.0, bottom = 20.0
-        let width = left + Double(days.count) * (barWidth + gap) + 10
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height + bottom + 10))\" role=\"img\" aria-label=\"Daily self-sufficiency\">"
-        for tick in [0, 50, 100] {
-            let y = 10 + height * (1 - Double(tick) / 100)
-            svg += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(width)\" y2=\"\(y)\" stroke=\"#ddd\"/><text x=\"2\" y=\"\(y + 3)\">\(tick) %</text>"
+    /// A bar per UTC day of [from, to) with its value on top; a day without records, or without
+    /// complete ones, gets a grey "no data" mark, never a 0 % bar.
+    static func dailyChart(_ days: [DailySums], from: UTCMilliseconds, to: UTCMilliseconds) -> String {
+        let dayMs: Int64 = 86_400_000
+        let first = UTCMilliseconds((from.rawValue / dayMs) * dayMs)
+        var starts: [UTCMilliseconds] = []
+        var day = first
+        while day < to, starts.count < 400 {
+            starts.append(day)
+            day = day.adding(milliseconds: dayMs)
         }
-        for (index, day) in days.enumerated() {
-            let x = left + Double(index) * (barWidth + gap)
-            let label = String(day.day.iso8601.dropFirst(8).prefix(2))
-            if let value = day.hub.selfSufficiency.value {
+        guard !starts.isEmpty else { return "<p>No days in this period.</p>" }
+        let byDay = Dictionary(days.map { ($0.day.rawValue, $0) }, uniquingKeysWith: { first, _ in first })
+        let slot = min(52, max(3, 760 / Double(starts.count)))
+        let barWidth = (slot * 0.75).rounded(), height = 180.0, top = 18.0, left = 40.0, bottom = 22.0
+        let width = left + Double(starts.count) * slot + 10
+        func y(_ fraction: Double) -> Double { top + height * (1 - fraction) }
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(top + height + bottom))\" role=\"img\" aria-label=\"Daily self-sufficiency\">"
+        for tick in [0, 25, 50, 75, 100] {
+            let lineY = y(Double(tick) / 100)
+            svg += "<line x1=\"\(left)\" y1=\"\(lineY)\" x2=\"\(width)\" y2=\"\(lineY)\" stroke=\"\(tick == 0 ? "#999" : "#e2e2e2")\"/>"
+            svg += "<text x=\"2\" y=\"\(lineY + 4)\">\(tick) %</text>"
+        }
+        for (index, start) in starts.enumerated() {
+            let x = left + Double(index) * slot + (slot - barWidth) / 2
+            let date = String(start.iso8601.prefix(10))
+            if let value = byDay[start.rawValue]?.hub.selfSufficiency.value {
                 let clamped = min(1, max(0, value))
-                let barHeight = height * clamped
-                svg += "<rect x=\"\(x)\" y=\"\(10 + height - barHeight)\" width=\"\(barWidth)\" height=\"\(barHeight)\" fill=\"#2e7d32\">"
-                svg += "<title>\(day.day.iso8601.prefix(10)): \(percent(value))</title></rect>"
+                svg += "<rect x=\"\(x)\" y=\"\(y(clamped))\" width=\"\(barWidth)\" height=\"\(height * clamped)\" fill=\"#2e7d32\">"
+                svg += "<title>\(date): \(percent(value))</title></rect>"
+                if slot >= 30 {
+                    svg += "<text x=\"\(x + barWidth / 2)\" y=\"\(y(clamped) - 4)\" text-anchor=\"middle\">\(Int((clamped * 100).rounded()))</text>"
+                }
             } else {
-                svg += "<rect x=\"\(x)\" y=\"\(10 + height - 6)\" width=\"\(barWidth)\" height=\"6\" fill=\"#bbb\"><title>\(day.day.iso8601.prefix(10)): no data</title></rect>"
+                svg += "<rect x=\"\(x)\" y=\"\(y(0) - 6)\" width=\"\(barWidth)\" height=\"6\" fill=\"#bbb\"><title>\(date): no data</title></rect>"
             }
-            svg += "<text x=\"\(x + 1)\" y=\"\(height + bottom + 4)\">\(label)</text>"
+            // Day of month where there is room, else only the first of each month.
+            let dayOfMonth = String(date.suffix(2))
+            if slot >= 16 || dayOfMonth == "01" {
+                svg += "<text x=\"\(x + barWidth / 2)\" y=\"\(top + height + 15)\" text-anchor=\"middle\">\(slot >= 16 ? dayOfMonth : String(date.prefix(7)))</text>"
+            }
         }
-        return svg + "</svg>"
+        return svg + "</svg><p class=\"muted\">Bars: the day's self-sufficiency in % (UTC days); grey marks: no complete records that day.</p>"
     }
 }

@@ -3,8 +3,8 @@ import HubDomain
 import HubSupport
 
 /// Checks one received MQTT message against the topic contract v1, without I/O: topic shape,
-/// size limit, schema and hash (through ``IntervalMessage/parse(_:)``), and that the hub in the
-/// payload is the hub of the topic. What passes becomes an ``AcceptedInterval`` for the store;
+/// size limit, the v1 JSON Schema (``MessageSchemas``), typed decoding and hash (through
+/// ``IntervalMessage/parse(_:)``), and that the hub in the payload is the hub of the topic. What passes becomes an ``AcceptedInterval`` for the store;
 /// what fails becomes a ``Rejection`` that is counted and logged, never stored.
 ///
 /// Sequence and chain bookkeeping needs the records already stored (they may arrive out of order,
@@ -12,10 +12,14 @@ import HubSupport
 public struct IntervalIngest: Sendable {
     public let topicPrefix: String
     public let maxMessageBytes: Int
+    /// The compiled v1 schemas every message is validated against before it is decoded. The
+    /// daemon always passes them; without them (unit tests of the store) only typed decoding checks.
+    public let schemas: MessageSchemas?
 
-    public init(topicPrefix: String, maxMessageBytes: Int) {
+    public init(topicPrefix: String, maxMessageBytes: Int, schemas: MessageSchemas? = nil) {
         self.topicPrefix = topicPrefix
         self.maxMessageBytes = maxMessageBytes
+        self.schemas = schemas
     }
 
     /// What a message turned out to be.
@@ -48,6 +52,18 @@ public struct IntervalIngest: Sendable {
         guard payload.count <= maxMessageBytes else {
             return .rejected(Rejection(topic: topic, reason: .oversized,
                                        detail: "\(payload.count) bytes, limit \(maxMessageBytes)", hub: topicHub))
+        }
+        if let schemas {
+            switch (kind == "status" ? schemas.status : schemas.interval).validate(payload) {
+            case .valid:
+                break
+            case .notJSON(let error):
+                return .rejected(Rejection(topic: topic, reason: .malformed, detail: error.description, hub: topicHub))
+            case .invalid(let violations):
+                // A message of another contract version is told apart from a broken one.
+                let reason: Rejection.Reason = violations.first?.pointer == "/schema" ? .wrongSchema : .schemaViolation
+                return .rejected(Rejection(topic: topic, reason: reason, detail: violations.map(\.description).joined(separator: "; "), hub: topicHub))
+            }
         }
         if kind == "status" {
             let status: StatusMessage
@@ -112,6 +128,8 @@ public struct AcceptedInterval: Sendable {
 public struct Rejection: Sendable, Equatable {
     public enum Reason: String, Sendable, CaseIterable {
         case oversized, malformed
+        /// Valid JSON that does not match the v1 JSON Schema; the detail says where and what was expected.
+        case schemaViolation = "schema_violation"
         case wrongSchema = "wrong_schema"
         case hashMismatch = "hash_mismatch"
         case inconsistent
