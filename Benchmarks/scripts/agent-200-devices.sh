@@ -14,8 +14,15 @@ cd "$(dirname "$0")/../.."
 duration="${1:-60}"
 endpoints="${2:-200}"
 source scripts/setup.sh
-swift build -c release --product hubmeter --static-swift-stdlib >/dev/null
-binary="$(swift build -c release --static-swift-stdlib --show-bin-path)/hubmeter"
+if [[ -n "${HUBMETER_BENCH_BINARY:-}" ]]; then
+  binary="$HUBMETER_BENCH_BINARY"  # an already built binary, to compare builds
+else
+  swift build -c release --product hubmeter --static-swift-stdlib >/dev/null
+  binary="$(swift build -c release --static-swift-stdlib --show-bin-path)/hubmeter"
+fi
+# HUBMETER_BENCH_COPY_TO=DIR runs a copy of the binary from DIR (another filesystem: the code
+# pages the kernel maps per fault differ between filesystems and kernels).
+if [[ -n "${HUBMETER_BENCH_COPY_TO:-}" ]]; then cp "$binary" "$HUBMETER_BENCH_COPY_TO/hubmeter-bench"; binary="$HUBMETER_BENCH_COPY_TO/hubmeter-bench"; fi
 work="$(mktemp -d)"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -62,10 +69,15 @@ sleep 15
 scrape "$work/metrics.0"; ticks0=$(cpu_ticks); t0=$(date +%s.%N)
 sleep "$duration"
 scrape "$work/metrics.1"; ticks1=$(cpu_ticks); t1=$(date +%s.%N)
+[[ -n "${HUBMETER_BENCH_SMAPS:-}" ]] && cp "/proc/$agent/smaps" "$HUBMETER_BENCH_SMAPS"  # per-mapping detail, for digging
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$agent/status")
+# Anonymous memory (heap, stacks: what the agent allocates) vs file pages (the binary's code and
+# data, shared with every other process running it and reclaimable by the kernel).
+anon_kb=$(awk '/^Anonymous:/ {print $2}' "/proc/$agent/smaps_rollup")
+file_kb=$(awk '/^Rss:/ {rss=$2} /^Anonymous:/ {anon=$2} END {print rss - anon}' "/proc/$agent/smaps_rollup")
 hz=$(getconf CLK_TCK)
 
-python3 - "$work/metrics.0" "$work/metrics.1" "$ticks0" "$ticks1" "$t0" "$t1" "$rss_kb" "$hz" <<'PY'
+python3 - "$work/metrics.0" "$work/metrics.1" "$ticks0" "$ticks1" "$t0" "$t1" "$rss_kb" "$hz" "$anon_kb" "$file_kb" <<'PY'
 import re, sys
 def buckets(path):
     result = {}
@@ -84,7 +96,8 @@ ticks0, ticks1, t0, t1 = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[
 cpu = (ticks1 - ticks0) / float(sys.argv[8]) / (t1 - t0) * 100
 print(f"cycles measured:              {int(total)}")
 print(f"cycle start → last publish:   p50 ≤ {quantile(0.5)*1000:.0f} ms, p99 ≤ {quantile(0.99)*1000:.0f} ms (histogram bucket bounds)")
-print(f"agent resident memory:        {int(sys.argv[7]) / 1024:.1f} MiB")
+print(f"agent resident memory:        {int(sys.argv[7]) / 1024:.1f} MiB "
+      f"(anonymous {int(sys.argv[9]) / 1024:.1f} MiB, file-backed {int(sys.argv[10]) / 1024:.1f} MiB)")
 print(f"agent CPU:                    {cpu:.1f} % of one core")
 PY
 echo "agent log error lines:        $(grep -c error "$work/agent.log" || true)"
