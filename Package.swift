@@ -36,6 +36,8 @@ let package = Package(
         .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
         // SHA-256 for the interval hash chain and token hashes, from the OpenSSL that libmosquitto links anyway.
+        // C library knobs that Glibc's Swift module lacks (malloc arenas).
+        .systemLibrary(name: "CPlatform"),
         .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
 
@@ -105,13 +107,20 @@ let package = Package(
         .target(
             name: "HubmeterCommands",
             dependencies: [
-                "HubConfiguration", "HubSupport", "ModbusIO", "MQTTIO", "HubDomain", "DeviceProfiles", "Acquisition", "HubAgent", "HubSimulator", "HubAggregator",
+                "HubConfiguration", "HubSupport", "ModbusIO", "MQTTIO", "HubDomain", "DeviceProfiles", "Acquisition", "HubAgent", "HubSimulator", "HubAggregator", "CPlatform",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "hubmeter", dependencies: ["HubmeterCommands"]),
+        .executableTarget(
+            name: "hubmeter", dependencies: ["HubmeterCommands"],
+            // Linked with lld: no dynamic symbol table for an executable nobody links against, and
+            // relative relocations packed (DT_RELR, glibc ≥ 2.36). The loader then reads kilobytes
+            // instead of 6 MB of relocations and symbols at every start, which is also resident
+            // memory on the gateway (docs/performance.md).
+            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"])]
+        ),
 
         .testTarget(
             name: "HubDomainTests",

@@ -27,6 +27,7 @@ work="$(mktemp -d)"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT INT TERM
+[[ -n "${TMP_KEEP_LOG:-}" ]] && trap 'cp "$work/agent.log" "$TMP_KEEP_LOG"; cleanup' EXIT INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 broker_port=$(free_port); http_port=$(free_port)
@@ -79,23 +80,28 @@ hz=$(getconf CLK_TCK)
 
 python3 - "$work/metrics.0" "$work/metrics.1" "$ticks0" "$ticks1" "$t0" "$t1" "$rss_kb" "$hz" "$anon_kb" "$file_kb" <<'PY'
 import re, sys
-def buckets(path):
+def buckets(path, metric):
     result = {}
     for line in open(path):
-        m = re.match(r'hubmeter_cycle_publish_duration_seconds_bucket\{le="([^"]+)"\} (\S+)', line)
+        m = re.match(r'hubmeter_' + metric + r'_seconds_bucket\{le="([^"]+)"\} (\S+)', line)
         if m: result[m.group(1)] = float(m.group(2))
     return result
-b0, b1 = buckets(sys.argv[1]), buckets(sys.argv[2])
-bounds = sorted((float(k) if k != "+Inf" else float("inf"), k) for k in b1)
-delta = [(bound, b1[key] - b0.get(key, 0)) for bound, key in bounds]
-total = delta[-1][1]
-def quantile(q):
+def deltas(metric):
+    b0, b1 = buckets(sys.argv[1], metric), buckets(sys.argv[2], metric)
+    bounds = sorted((float(k) if k != "+Inf" else float("inf"), k) for k in b1)
+    return [(bound, b1[key] - b0.get(key, 0)) for bound, key in bounds]
+def quantile(q, delta):
+    total = delta[-1][1]
     for bound, count in delta:
         if count >= q * total: return bound
+delta = deltas("cycle_publish_duration")
+acquisition = deltas("cycle_acquisition_duration")
+total = delta[-1][1]
 ticks0, ticks1, t0, t1 = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
 cpu = (ticks1 - ticks0) / float(sys.argv[8]) / (t1 - t0) * 100
 print(f"cycles measured:              {int(total)}")
-print(f"cycle start → last publish:   p50 ≤ {quantile(0.5)*1000:.0f} ms, p99 ≤ {quantile(0.99)*1000:.0f} ms (histogram bucket bounds)")
+print(f"cycle start → last publish:   p50 ≤ {quantile(0.5, delta)*1000:.0f} ms, p99 ≤ {quantile(0.99, delta)*1000:.0f} ms (histogram bucket bounds)")
+print(f"  of which waiting for devices: p50 ≤ {quantile(0.5, acquisition)*1000:.0f} ms, p99 ≤ {quantile(0.99, acquisition)*1000:.0f} ms (cycle start → last snapshot)")
 print(f"agent resident memory:        {int(sys.argv[7]) / 1024:.1f} MiB "
       f"(anonymous {int(sys.argv[9]) / 1024:.1f} MiB, file-backed {int(sys.argv[10]) / 1024:.1f} MiB)")
 print(f"agent CPU:                    {cpu:.1f} % of one core")

@@ -15,18 +15,16 @@ public actor AgentCore {
     public struct Settings: Sendable {
         public var hub: String
         public var cycle: Duration
-        public var queueDeviceStates: Bool
         public var outboxLimits: AgentStore.Limits
         public var agentVersion: String
         /// Home Assistant discovery prefix; nil turns discovery off.
         public var homeAssistantPrefix: String?
 
-        public init(hub: String, cycle: Duration, queueDeviceStates: Bool, outboxLimits: AgentStore.Limits, agentVersion: String,
+        public init(hub: String, cycle: Duration, outboxLimits: AgentStore.Limits, agentVersion: String,
                     homeAssistantPrefix: String? = nil) {
             self.homeAssistantPrefix = homeAssistantPrefix
             self.hub = hub
             self.cycle = cycle
-            self.queueDeviceStates = queueDeviceStates
             self.outboxLimits = outboxLimits
             self.agentVersion = agentVersion
         }
@@ -65,6 +63,7 @@ public actor AgentCore {
 
     // Metrics.
     private let cycleDuration: DurationHistogram
+    private let acquisitionDuration: DurationHistogram
     private let intervalsCommitted: Counter
     private let outboxDepth: Gauge
     private let outboxBytes: Gauge
@@ -95,6 +94,11 @@ public actor AgentCore {
         cycleDuration = registry.makeDurationHistogram(
             descriptor: name("cycle_publish_duration", "seconds", "Time from the cycle's wall-clock start to the last publish of the cycle"),
             buckets: [1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 200, 500].map { .milliseconds($0) })
+        // The part of the cycle spent waiting for devices: what is left of `cycle_publish_duration`
+        // is the agent's own work (balance, encode, publish).
+        acquisitionDuration = registry.makeDurationHistogram(
+            descriptor: name("cycle_acquisition_duration", "seconds", "Time from the cycle's wall-clock start until every device's snapshot reached the balance"),
+            buckets: [1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 200, 500].map { .milliseconds($0) })
         intervalsCommitted = registry.makeCounter(descriptor: name("intervals_committed", "total", "Settlement records put in the outbox"))
         outboxDepth = registry.makeGauge(descriptor: name("outbox", "messages", "Messages waiting in the outbox for a broker acknowledgement"))
         outboxBytes = registry.makeGauge(descriptor: name("outbox", "bytes", "Bytes waiting in the outbox"))
@@ -121,7 +125,8 @@ public actor AgentCore {
 
     // MARK: Input
 
-    /// Takes one device's snapshot from acquisition; when every device has reported for this
+    /// Takes one device's snapshot from acquisition (its state message was published already, from
+    /// the bus thread, by ``DeviceStatePublisher``); when every device has reported for this
     /// cycle, balances at once (the cycle's "last publish" is then as early as it can be).
     public func accept(_ snapshot: DeviceSnapshot, now: UTCMilliseconds) async {
         guard let kind = plan.kinds[snapshot.device] else { return }
@@ -138,7 +143,6 @@ public actor AgentCore {
             if ledger.ingest(sample) != .accepted { samplesRejected.increment() }
         }
         await updateAvailability(snapshot, now: now)
-        publishState(snapshot, now: now)
         if let prefix = settings.homeAssistantPrefix, !snapshot.canonical.isEmpty, announced.insert(snapshot.device).inserted {
             let discovery = HomeAssistantDiscovery(prefix: prefix, topics: topics)
             for message in discovery.messages(device: snapshot.device, profile: snapshot.profile,
@@ -147,6 +151,7 @@ public actor AgentCore {
             }
         }
         if snapshotsInCycle.count == plan.kinds.count {
+            acquisitionDuration.record(.milliseconds(max(0, clock.now.milliseconds(since: UTCMilliseconds(cycle * cycleMilliseconds)))))
             await balance(cycle: cycle, now: now)
         }
     }
@@ -259,34 +264,6 @@ public actor AgentCore {
             logger.warning("device offline", metadata: ["device": "\(snapshot.device)", "reason": "\(snapshot.health.lastError ?? "")"])
         } else {
             logger.notice("device online", metadata: ["device": "\(snapshot.device)"])
-        }
-    }
-
-    private func publishState(_ snapshot: DeviceSnapshot, now: UTCMilliseconds) {
-        var points: [String: DeviceStateMessage.Point] = [:]
-        for value in snapshot.values {
-            var quality = "good", age: Int64?, error: String?
-            switch value.quality {
-            case .good: break
-            case .stale(let ageMs): quality = "stale"; age = ageMs
-            case .missing: quality = "missing"
-            case .error(let code, let message): quality = "error"; error = "\(code): \(message)"
-            }
-            let shownValue: Double? = quality == "good" || quality == "stale" ? value.value : nil
-            points[value.point] = DeviceStateMessage.Point(value: shownValue, text: value.text, unit: value.unit, quality: quality,
-                                                           ageMs: age, error: error, acquiredAt: value.acquiredAt?.iso8601)
-        }
-        var canonical: [String: String] = [:]
-        for (quantity, value) in snapshot.canonical { canonical[quantity.rawValue] = value.point }
-        let message = DeviceStateMessage(hub: settings.hub, device: snapshot.device, profile: snapshot.profile,
-                                         health: snapshot.health.state.rawValue, at: now.iso8601, points: points, canonical: canonical)
-        let payload = message.payload
-        let topic = topics.deviceState(snapshot.device)
-        if settings.queueDeviceStates, !link.isConnected {
-            try? store.enqueue(kind: .deviceState, topic: topic, payload: Array(payload), qos: 1, retain: false,
-                               now: UTCTimestamp(millisecondsSinceEpoch: now.rawValue))
-        } else {
-            link.publishLive(MQTTMessage(topic: topic, payload: Array(payload)))
         }
     }
 

@@ -100,7 +100,6 @@ public enum AgentDaemon {
         let link = MQTTLink(client: client, store: store, logger: loggers.logger("mqtt"), birth: status("online"))
         let core = try AgentCore(
             settings: .init(hub: configuration.hub.id, cycle: configuration.polling.cycle,
-                            queueDeviceStates: configuration.outbox.queueDeviceStates,
                             outboxLimits: .init(maxBytes: configuration.outbox.maxBytes, maxAge: configuration.outbox.maxAge),
                             agentVersion: options.version, homeAssistantPrefix: configuration.homeAssistantPrefix),
             plan: plan, store: store, link: link, registry: registry, logger: loggers.logger("balance"), clock: clock)
@@ -112,6 +111,8 @@ public enum AgentDaemon {
         }
         defer { httpServer?.stop() }
 
+        let statePublisher = DeviceStatePublisher(hub: configuration.hub.id, link: link, store: store,
+                                                  queueWhileDisconnected: configuration.outbox.queueDeviceStates)
         let (snapshots, snapshotInput) = AsyncStream<DeviceSnapshot>.makeStream(bufferingPolicy: .bufferingNewest(4096))
         let reloadRequested = Mutex(false)
         let cycleMilliseconds = milliseconds(configuration.polling.cycle)
@@ -140,7 +141,10 @@ public enum AgentDaemon {
             },
             ClosureService(name: "acquisition") {
                 await cancelWhenGracefulShutdown {
-                    await acquisition.run { snapshotInput.yield($0) }
+                    await acquisition.run { snapshot in
+                        statePublisher.publish(snapshot, now: clock.now)
+                        snapshotInput.yield(snapshot)
+                    }
                 }
                 snapshotInput.finish()
             },
