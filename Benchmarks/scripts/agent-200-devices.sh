@@ -27,7 +27,8 @@ work="$(mktemp -d)"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT INT TERM
-[[ -n "${TMP_KEEP_LOG:-}" ]] && trap 'cp "$work/agent.log" "$TMP_KEEP_LOG"; cleanup' EXIT INT TERM
+# HUBMETER_BENCH_KEEP_LOG=FILE keeps the agent's log.
+[[ -n "${HUBMETER_BENCH_KEEP_LOG:-}" ]] && trap 'cp "$work/agent.log" "$HUBMETER_BENCH_KEEP_LOG"; cleanup' EXIT INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 broker_port=$(free_port); http_port=$(free_port)
