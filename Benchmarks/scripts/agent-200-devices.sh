@@ -27,8 +27,8 @@ work="$(mktemp -d)"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT INT TERM
-# HUBMETER_BENCH_KEEP_LOG=FILE keeps the agent's log.
-[[ -n "${HUBMETER_BENCH_KEEP_LOG:-}" ]] && trap 'cp "$work/agent.log" "$HUBMETER_BENCH_KEEP_LOG"; cleanup' EXIT INT TERM
+# HUBMETER_BENCH_KEEP_LOGS=DIR keeps the logs and configuration files.
+[[ -n "${HUBMETER_BENCH_KEEP_LOGS:-}" ]] && trap 'cp "$work"/*.log "$work"/*.yaml "$HUBMETER_BENCH_KEEP_LOGS"/; cleanup' EXIT INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 broker_port=$(free_port); http_port=$(free_port)
@@ -38,9 +38,12 @@ mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 & pids+=($!)
 python3 - "$work" "$broker_port" "$http_port" "$PWD/Config" "$endpoints" <<'PY'
 import socket, sys
 work, broker, http, data, endpoints = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
-def free():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close(); return port
-ports = [free() for _ in range(endpoints)]
+# Hold every socket until all ports are picked: a port closed at once can be handed out again.
+held = []
+for _ in range(endpoints):
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); held.append(s)
+ports = [s.getsockname()[1] for s in held]
+for s in held: s.close()
 per = 200 // endpoints
 scenario = ["name: benchmark park (200 meters)", "seed: 1", "step: 1s", 'sun: { sunrise: "05:30", sunset: "19:30" }', "servers:"]
 scenario += [f"  - {{ id: s{i}, host: 127.0.0.1, port: {p} }}" for i, p in enumerate(ports)]
@@ -60,7 +63,11 @@ open(f"{work}/agent.yaml", "w").write("\n".join(agent) + "\n")
 PY
 
 "$binary" simulate "$work/scenario.yaml" --data-directory "$PWD/Config" --log-level warning >"$work/simulator.log" 2>&1 & pids+=($!)
-for _ in $(seq 100); do grep -q ready "$work/simulator.log" && break; sleep 0.1; done
+# Every device must answer from the first cycle on: a device refused at start backs off and the
+# run would measure an agent with offline devices. So wait for the simulator (up to 60 s on a busy
+# machine) and refuse to report numbers unless every device is online in the whole window.
+for _ in $(seq 600); do grep -q "hubmeter simulate: ready" "$work/simulator.log" && break; kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.1; done
+grep -q "hubmeter simulate: ready" "$work/simulator.log" || { echo "the simulator is not ready (exited, or not within 60 s)" >&2; cat "$work/simulator.log" >&2; exit 1; }
 "$binary" agent --config "$work/agent.yaml" >"$work/agent.log" 2>&1 & agent=$!; pids+=($agent)
 
 scrape() { curl -s "http://127.0.0.1:$http_port/metrics" > "$1" 2>/dev/null || python3 -c "
@@ -69,6 +76,11 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$agent/stat"; }
 
 sleep 15
 scrape "$work/metrics.0"; ticks0=$(cpu_ticks); t0=$(date +%s.%N)
+if grep -q -E "warning|error" "$work/agent.log"; then
+  echo "devices failed during the warm-up; the numbers would not be of a healthy hub:" >&2
+  grep -m 5 -E "warning|error" "$work/agent.log" >&2
+  exit 1
+fi
 sleep "$duration"
 scrape "$work/metrics.1"; ticks1=$(cpu_ticks); t1=$(date +%s.%N)
 [[ -n "${HUBMETER_BENCH_SMAPS:-}" ]] && cp "/proc/$agent/smaps" "$HUBMETER_BENCH_SMAPS"  # per-mapping detail, for digging
@@ -95,6 +107,17 @@ def quantile(q, delta):
     total = delta[-1][1]
     for bound, count in delta:
         if count >= q * total: return bound
+def transaction_deltas():
+    # Modbus transaction latency summed over every device (from request sent to response decoded).
+    def read(path):
+        result = {}
+        for line in open(path):
+            m = re.match(r'hubmeter_modbus_latency_seconds_bucket\{.*le="([^"]+)"\} (\S+)', line)
+            if m: result[m.group(1)] = result.get(m.group(1), 0) + float(m.group(2))
+        return result
+    b0, b1 = read(sys.argv[1]), read(sys.argv[2])
+    bounds = sorted((float(k) if k != "+Inf" else float("inf"), k) for k in b1)
+    return [(bound, b1[key] - b0.get(key, 0)) for bound, key in bounds]
 delta = deltas("cycle_publish_duration")
 acquisition = deltas("cycle_acquisition_duration")
 total = delta[-1][1]
@@ -103,10 +126,20 @@ cpu = (ticks1 - ticks0) / float(sys.argv[8]) / (t1 - t0) * 100
 print(f"cycles measured:              {int(total)}")
 print(f"cycle start → last publish:   p50 ≤ {quantile(0.5, delta)*1000:.0f} ms, p99 ≤ {quantile(0.99, delta)*1000:.0f} ms (histogram bucket bounds)")
 print(f"  of which waiting for devices: p50 ≤ {quantile(0.5, acquisition)*1000:.0f} ms, p99 ≤ {quantile(0.99, acquisition)*1000:.0f} ms (cycle start → last snapshot)")
+transactions = transaction_deltas()
+if transactions and transactions[-1][1] > 0:
+    print(f"  Modbus transactions:          {int(transactions[-1][1])}, p50 ≤ {quantile(0.5, transactions)*1000:.0f} ms, "
+          f"p99 ≤ {quantile(0.99, transactions)*1000:.0f} ms each (request → response)")
 print(f"agent resident memory:        {int(sys.argv[7]) / 1024:.1f} MiB "
       f"(anonymous {int(sys.argv[9]) / 1024:.1f} MiB, file-backed {int(sys.argv[10]) / 1024:.1f} MiB)")
 print(f"agent CPU:                    {cpu:.1f} % of one core")
 PY
-echo "agent log error lines:        $(grep -c error "$work/agent.log" || true)"
+offline=$(awk '/^hubmeter_devices_offline / {print $2}' "$work/metrics.1")
+echo "devices offline at the end:   ${offline:-unknown}"
+echo "agent log warnings/errors:    $(grep -c -E "warning|error" "$work/agent.log" || true)"
 grep -m 3 error "$work/agent.log" || true
 echo "endpoints:                    $endpoints (200 meters)"
+if grep -q -E "warning|error" "$work/agent.log"; then
+  echo "INVALID RUN: the agent logged warnings or errors during the window (see above)" >&2
+  exit 1
+fi
