@@ -47,10 +47,10 @@ struct AggregatorEndToEndTests {
         return try httpGet(port: port, path: path, headers: headers)
     }
 
-    static func waitUntil(_ timeout: Duration = .seconds(15), _ condition: () throws -> Bool) async throws {
+    static func waitUntil(_ timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if (try? condition()) == true { return }
+            if (try? await condition()) == true { return }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestSupportError("condition not met within \(timeout)")
@@ -106,15 +106,17 @@ struct AggregatorEndToEndTests {
 
         let store = try SQLiteAggregatorStore(path: database)
         try await Self.waitUntil {
-            try store.rejectionCounts().values.reduce(0, +) == 3 && store.conflicts(hub: nil).count == 1
-                && store.sums(hub: "park-a", from: AggregatorFixtures.start, to: AggregatorDaemon.systemClock()).receivedIntervals == 9
-                && store.hubs().first { $0.hub == "park-a" }?.lastStatus == "online"
+            let rejected = try await store.rejectionCounts().values.reduce(0, +)
+            let conflicts = try await store.conflicts(hub: nil).count
+            let received = try await store.sums(hub: "park-a", from: AggregatorFixtures.start, to: AggregatorDaemon.systemClock()).receivedIntervals
+            let status = try await store.hubs().first { $0.hub == "park-a" }?.lastStatus
+            return rejected == 3 && conflicts == 1 && received == 9 && status == "online"
         }
         try await Task.sleep(for: .milliseconds(300)) // nothing more may arrive
-        #expect(try store.sums(hub: "park-a", from: AggregatorFixtures.start, to: AggregatorDaemon.systemClock()).receivedIntervals == 9)
-        #expect(try store.rejectionCounts() == ["malformed": 1, "oversized": 1, "hub_mismatch": 1])
-        #expect(try store.sequenceGaps(hub: "park-a") == [SequenceGap(first: 3, last: 3)])
-        #expect(try store.hubs().first { $0.hub == "park-b" }?.records ?? 0 == 0)
+        #expect(try await store.sums(hub: "park-a", from: AggregatorFixtures.start, to: AggregatorDaemon.systemClock()).receivedIntervals == 9)
+        #expect(try await store.rejectionCounts() == ["malformed": 1, "oversized": 1, "hub_mismatch": 1])
+        #expect(try await store.sequenceGaps(hub: "park-a") == [SequenceGap(first: 3, last: 3)])
+        #expect(try await store.hubs().first { $0.hub == "park-b" }?.records ?? 0 == 0)
 
         // Both instances took part, and no record was counted by both.
         let stored = try [ports.0, ports.1].map { Self.storedCount(try Self.get($0, "/metrics").body) }
