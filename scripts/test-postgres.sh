@@ -42,7 +42,8 @@ start_test_postgres() {
   fi
   local bin
   bin=$(_pg_bin_dir) || return 1
-  HUBMETER_TEST_POSTGRES_DIR=$(mktemp -d "${TMPDIR:-/tmp}/hubmeter-pg.XXXXXX")
+  # Under /tmp as root: the postgres user must be able to reach the directory.
+  if [[ $(id -u) -eq 0 ]]; then HUBMETER_TEST_POSTGRES_DIR=$(mktemp -d /tmp/hubmeter-pg.XXXXXX); else HUBMETER_TEST_POSTGRES_DIR=$(mktemp -d "${TMPDIR:-/tmp}/hubmeter-pg.XXXXXX"); fi
   if [[ $(id -u) -eq 0 ]]; then chown postgres: "$HUBMETER_TEST_POSTGRES_DIR"; fi
   trap stop_test_postgres EXIT
   _pg_as_owner "$bin/initdb" -D "$HUBMETER_TEST_POSTGRES_DIR/data" -U hubmeter --auth=trust -E UTF8 --no-sync >"$HUBMETER_TEST_POSTGRES_DIR/initdb.log" 2>&1 \

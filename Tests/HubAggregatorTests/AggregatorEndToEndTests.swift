@@ -14,8 +14,8 @@ import Testing
 @preconcurrency import Glibc
 #endif
 
-/// Real parts: mosquitto, two aggregator instances sharing one MQTT 5 subscription and one SQLite
-/// file, the Hummingbird server on loopback.
+/// Real parts: mosquitto, two aggregator instances sharing one MQTT 5 subscription and one database
+/// (an SQLite file, or a PostgreSQL database), the Hummingbird server on loopback.
 @Suite("Aggregator end to end", .serialized)
 struct AggregatorEndToEndTests {
     static let auditorToken = "auditor-secret-token"
@@ -61,18 +61,25 @@ struct AggregatorEndToEndTests {
             .compactMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) }.reduce(0, +)
     }
 
-    @Test(.timeLimit(.minutes(2)))
-    func twoInstancesIngestOverMosquittoAndServeTheAudit() async throws {
+    /// Two instances, each with its own store on one database (SQLite file or PostgreSQL database).
+    @Test(.timeLimit(.minutes(2)), arguments: StoreBackend.allCases)
+    func twoInstancesIngestOverMosquittoAndServeTheAudit(backend: StoreBackend) async throws {
+        try await backend.withStore { store, openAnother in
+            try await twoInstancesIngestOverMosquittoAndServeTheAudit(store: store, instances: [try await openAnother(), try await openAnother()])
+        }
+    }
+
+    func twoInstancesIngestOverMosquittoAndServeTheAudit(store: any AggregatorStore, instances: [any AggregatorStore]) async throws {
         let broker = try await MosquittoBroker()
         defer { broker.stop() }
         let directory = try RepositoryPaths.makeTemporaryDirectory("aggregator-e2e")
-        let database = directory + "/aggregator.sqlite"
+        let database = directory + "/aggregator.sqlite" // in the configuration only: the stores are handed in
         let ports = (try freePort(), try freePort())
         let loggers = LoggerFactory(level: .error, format: .plain, sink: .standardError)
         let first = try Self.configuration(brokerPort: broker.port, httpPort: ports.0, database: database, clientID: "agg-1")
         let second = try Self.configuration(brokerPort: broker.port, httpPort: ports.1, database: database, clientID: "agg-2")
-        let groups = try [first, second].map { configuration in
-            try AggregatorDaemon.makeServices(configuration: configuration, store: try SQLiteAggregatorStore(path: database),
+        let groups = try zip([first, second], instances).map { configuration, instanceStore in
+            try AggregatorDaemon.makeServices(configuration: configuration, store: instanceStore,
                                               loggers: loggers, clock: AggregatorDaemon.systemClock)
         }
         let running = groups.map { group in Task { try await group.run() } }
@@ -104,7 +111,6 @@ struct AggregatorEndToEndTests {
             try await Self.waitUntil(.seconds(10)) { (try? publisher.publish(message)) != nil }
         }
 
-        let store = try SQLiteAggregatorStore(path: database)
         try await Self.waitUntil {
             let rejected = try await store.rejectionCounts().values.reduce(0, +)
             let conflicts = try await store.conflicts(hub: nil).count
