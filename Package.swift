@@ -87,6 +87,7 @@ let package = Package(
             dependencies: [
                 "HubContract", "HubDomain", "HubConfiguration", "HubSupport", "MQTTIO",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -136,8 +136,9 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         var outcomes: [StoreOutcome] = []
         outcomes.reserveCapacity(records.count)
         try db.inTransaction(.immediate) {
+            var statements = try BatchStatements(db)
             var rollups = RollupBatch()
-            for record in records { outcomes.append(try self.store(record, &rollups, db)) }
+            for record in records { outcomes.append(try self.store(record, &rollups, &statements, db)) }
             try self.flush(rollups, db)
             return .commit
         }
@@ -147,6 +148,7 @@ public final class SQLiteAggregatorStore: AggregatorStore {
     static let recordColumns = ["hub", "interval_start", "sequence", "record_id", "hash", "previous_hash", "kpi_definitions",
                                 "agent_version", "payload", "received_at", "chain", "complete", "estimated_share",
                                 "raw_consumption", "raw_import", "raw_export", "raw_production"] + StoreColumns.hubAndEnergy
+    static let participantColumns = ["hub", "interval_start", "participant"] + StoreColumns.participantAndEnergy
     static let recordInsertSQL = insertSQL("interval_record", recordColumns)
     /// The row with this record's key, and the rows with sequence − 1, sequence and sequence + 1, in one statement.
     static let neighboursSQL = """
@@ -155,14 +157,42 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         SELECT interval_start, sequence, hash, previous_hash FROM interval_record WHERE hub = ?1 AND sequence BETWEEN ?3 - 1 AND ?3 + 1
         """
 
-    private func store(_ accepted: AcceptedInterval, _ rollups: inout RollupBatch, _ db: Database) throws -> StoreOutcome {
+    /// The statements of one store transaction, looked up once per batch (not per record: the
+    /// statement cache hashes the SQL text), with a multi-row company insert per company count.
+    struct BatchStatements {
+        let neighbours: Statement
+        let recordInsert: Statement
+        var participantInserts: [Int: Statement] = [:]
+
+        init(_ db: Database) throws {
+            neighbours = SQLiteBinder.prepare(try db.cachedStatement(sql: SQLiteAggregatorStore.neighboursSQL))
+            recordInsert = SQLiteBinder.prepare(try db.cachedStatement(sql: SQLiteAggregatorStore.recordInsertSQL))
+        }
+
+        mutating func participantInsert(count: Int, _ db: Database) throws -> Statement {
+            if let statement = participantInserts[count] { return statement }
+            let columns = SQLiteAggregatorStore.participantColumns
+            let row = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+            let statement = SQLiteBinder.prepare(try db.cachedStatement(
+                sql: "INSERT INTO participant_interval (\(columns.joined(separator: ", "))) VALUES " + Array(repeating: row, count: count).joined(separator: ", ")))
+            participantInserts[count] = statement
+            return statement
+        }
+    }
+
+    private func store(_ accepted: AcceptedInterval, _ rollups: inout RollupBatch, _ statements: inout BatchStatements,
+                       _ db: Database) throws -> StoreOutcome {
         let message = accepted.message
         let start = accepted.record.interval.start.rawValue
         var byKey: (hash: String, sequence: Int64)?
         var bySequence: (hash: String, start: Int64)?
         var previousHash: String?
         var successorPreviousHash: String?
-        let rows = try Row.fetchCursor(db.cachedStatement(sql: Self.neighboursSQL), arguments: [message.hub, start, message.sequence])
+        var neighbours = SQLiteBinder(statements.neighbours)
+        neighbours.bind(message.hub)
+        neighbours.bind(start)
+        neighbours.bind(message.sequence)
+        let rows = try Row.fetchCursor(statements.neighbours)
         while let row = try rows.next() {
             let rowStart: Int64 = row[0], sequence: Int64 = row[1], hash: String = row[2]
             if rowStart == start { byKey = (hash, sequence) }
@@ -183,29 +213,41 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         let sums = accepted.sums
         let totals = accepted.record.hub
         let production: Double? = totals.participantPVWh.flatMap { pv in totals.collectivePVWh.map { pv + $0 } }
-        var values: [(any DatabaseValueConvertible)?] = [
-            message.hub, start, message.sequence, message.recordID, message.hash, message.previousHash, message.kpiDefinitions,
-            message.agentVersion, Data(accepted.payload), accepted.receivedAt.rawValue, chain.rawValue, sums.isComplete,
-            sums.estimatedShare, totals.consumptionWh, totals.gridImportWh, totals.gridExportWh, production,
-        ]
-        values.reserveCapacity(Self.recordColumns.count)
-        for value in StoreColumns.values(sums.hub) + StoreColumns.values(sums.energy) { values.append(value) }
-        try db.cachedStatement(sql: Self.recordInsertSQL).execute(arguments: StatementArguments(values))
+        var record = SQLiteBinder(statements.recordInsert)
+        record.bind(message.hub)
+        record.bind(start)
+        record.bind(message.sequence)
+        record.bind(message.recordID)
+        record.bind(message.hash)
+        record.bind(message.previousHash)
+        record.bind(message.kpiDefinitions)
+        record.bind(message.agentVersion)
+        record.bind(accepted.payload)
+        record.bind(accepted.receivedAt.rawValue)
+        record.bind(chain.rawValue)
+        record.bind(sums.isComplete)
+        record.bind(sums.estimatedShare)
+        record.bind(totals.consumptionWh)
+        record.bind(totals.gridImportWh)
+        record.bind(totals.gridExportWh)
+        record.bind(production)
+        record.bind(StoreColumns.values(sums.hub))
+        record.bind(StoreColumns.values(sums.energy))
+        try statements.recordInsert.execute()
 
         // All of a record's companies in one statement.
         let participantCount = sums.participants.count
         if participantCount > 0 {
-            let columns = ["hub", "interval_start", "participant"] + StoreColumns.participantAndEnergy
-            let row = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
-            let statement = try db.cachedStatement(sql: "INSERT INTO participant_interval (\(columns.joined(separator: ", "))) VALUES "
-                + Array(repeating: row, count: participantCount).joined(separator: ", "))
-            var arguments: [(any DatabaseValueConvertible)?] = []
-            arguments.reserveCapacity(columns.count * participantCount)
+            let statement = try statements.participantInsert(count: participantCount, db)
+            var participants = SQLiteBinder(statement)
             for (kpis, energy) in zip(sums.participants, sums.participantEnergy) {
-                arguments += [message.hub, start, kpis.participant.rawValue] as [(any DatabaseValueConvertible)?]
-                for value in StoreColumns.values(kpis) + StoreColumns.values(energy) { arguments.append(value) }
+                participants.bind(message.hub)
+                participants.bind(start)
+                participants.bind(kpis.participant.rawValue)
+                participants.bind(StoreColumns.values(kpis))
+                participants.bind(StoreColumns.values(energy))
             }
-            try statement.execute(arguments: StatementArguments(arguments))
+            try statement.execute()
         }
         rollups.add(hub: message.hub, start: start, sums: sums)
         // A successor that arrived first now has its predecessor.
@@ -231,16 +273,19 @@ public final class SQLiteAggregatorStore: AggregatorStore {
             let hubUpsert = try db.cachedStatement(sql: Self.upsertSQL(hubTable, keys: ["hub", key], fixed: ["received", "estimated"],
                                                                       added: StoreColumns.hubAndEnergy))
             for (id, increment) in rollups.hub[grain]! {
-                var arguments: [(any DatabaseValueConvertible)?] = [id.hub, id.bucket, increment.received, increment.estimated]
-                for value in increment.values { arguments.append(value) }
-                try hubUpsert.execute(arguments: StatementArguments(arguments))
+                var arguments: [DatabaseValue] = [id.hub.databaseValue, id.bucket.databaseValue, increment.received.databaseValue,
+                                                  increment.estimated.databaseValue]
+                for value in increment.values { arguments.append(value.databaseValue) }
+                hubUpsert.setUncheckedArguments(StatementArguments(arguments))
+                try hubUpsert.execute()
             }
             let participantUpsert = try db.cachedStatement(sql: Self.upsertSQL(participantTable, keys: ["hub", key, "participant"], fixed: [],
                                                                               added: StoreColumns.participantAndEnergy))
             for (id, values) in rollups.participant[grain]! {
-                var arguments: [(any DatabaseValueConvertible)?] = [id.hub, id.bucket, id.participant]
-                for value in values { arguments.append(value) }
-                try participantUpsert.execute(arguments: StatementArguments(arguments))
+                var arguments: [DatabaseValue] = [id.hub.databaseValue, id.bucket.databaseValue, id.participant.databaseValue]
+                for value in values { arguments.append(value.databaseValue) }
+                participantUpsert.setUncheckedArguments(StatementArguments(arguments))
+                try participantUpsert.execute()
             }
         }
     }
