@@ -149,7 +149,13 @@ let benchmarks: @Sendable () -> Void = {
             setup: {
                 var logger = Logger(label: "bench.postgres")
                 logger.logLevel = .warning
-                let (opened, built) = try await postgresYear.openPostgres(server: server, logger: logger)
+                let opened: PostgresAggregatorStore, built: Double?
+                do {
+                    (opened, built) = try await postgresYear.openPostgres(server: server, logger: logger)
+                } catch {
+                    // postgres-nio hides the server's message from `description`.
+                    throw BenchmarkFailure(String(reflecting: error))
+                }
                 FileHandle.standardError.write(Data("\(postgresYear.name) PostgreSQL dataset \(built.map { "built in \(Int($0)) s" } ?? "reused")\n".utf8))
                 try await checkYearQuery(opened, hub: YearDataset.hub(postgresYear.hubs / 2))
                 store.set(opened)

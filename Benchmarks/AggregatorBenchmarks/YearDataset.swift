@@ -142,9 +142,10 @@ struct YearDataset: Sendable {
         }
         if exists {
             let built = try await Self.withClient(target, logger) { client -> Double? in
-                let rows = try await client.query("""
-                    SELECT build_seconds FROM bench_dataset WHERE name = \(name)
-                    """).collect()
+                // A database left by a build that did not finish has no bench_dataset table.
+                let marked = try await client.query("SELECT to_regclass('bench_dataset') IS NOT NULL").collect()
+                guard try marked.first?.decode(Bool.self) == true else { return nil }
+                let rows = try await client.query("SELECT build_seconds FROM bench_dataset WHERE name = \(name)").collect()
                 return try rows.first.map { try $0.decode(Double.self) }
             }
             if built != nil { return (try await PostgresAggregatorStore.open(target, logger: logger), nil) }
@@ -160,7 +161,7 @@ struct YearDataset: Sendable {
                 let hub = Self.hub(index)
                 try await client.query(PostgresQuery(unsafeSQL: """
                     INSERT INTO participant_interval (hub, interval_start, participant, \(p.joined(separator: ", ")))
-                    SELECT $1, $2 + i * 900000, 'company-' || lpad(n::text, 2, '0'),
+                    SELECT $1, $2 + i::bigint * 900000, 'company-' || lpad(n::text, 2, '0'),
                            \(Self.participantValues(least: "least", greatest: "greatest"))
                     FROM (SELECT i, n, 200 + (i * 7 + n * 13) % 100 AS load,
                                  CASE WHEN n % 3 = 0 THEN 40 * greatest(0, 12 - abs(i % 96 - 48)) ELSE 0 END AS pv
