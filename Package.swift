@@ -17,6 +17,8 @@ let package = Package(
         .library(name: "Acquisition", targets: ["Acquisition"]),
         .library(name: "DeviceProfiles", targets: ["DeviceProfiles"]),
         .library(name: "ModbusIO", targets: ["ModbusIO"]),
+        .library(name: "HubAggregator", targets: ["HubAggregator"]),
+        .library(name: "HubContract", targets: ["HubContract"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -28,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
         // Tests only: property-based checks over random hubs.
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
     ],
@@ -86,6 +89,8 @@ let package = Package(
             dependencies: [
                 "HubContract", "HubDomain", "HubConfiguration", "HubSupport", "MQTTIO",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -151,6 +156,8 @@ let package = Package(
             name: "HubAggregatorTests",
             dependencies: ["HubAggregator", "HubContract", "HubDomain", "HubConfiguration", "ConfigReading", "MQTTIO", "HubSupport", "TestSupport",
                            .product(name: "Logging", package: "swift-log"),
+                           .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "PostgresNIO", package: "postgres-nio"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .testTarget(name: "MQTTIOTests", dependencies: ["MQTTIO", "HubSupport", "TestSupport"]),

@@ -14,6 +14,8 @@ let package = Package(
         .package(path: "../"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
         .executableTarget(
@@ -44,6 +46,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "AcquisitionBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // The aggregator's store: SQLite ingest rate, a year of KPIs over a large dataset (SQLite and PostgreSQL).
+        .executableTarget(
+            name: "AggregatorBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "HubAggregator", package: hubmeterPackage),
+                .product(name: "HubContract", package: hubmeterPackage),
+                .product(name: "HubDomain", package: hubmeterPackage),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "AggregatorBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
         // End-to-end: one process polling many TCP devices at 1 Hz (scripts/bench-poll-200.sh).

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what hubmeter needs on Debian 12 and nothing more; safe to run again.
 #   scripts/setup.sh          build and run dependencies (libraries, mosquitto)
-#   scripts/setup.sh --test   also what the tests use (pymodbus, jsonschema, socat, systemd tools, chromium)
+#   scripts/setup.sh --test   also what the tests use (pymodbus, jsonschema, socat, systemd tools, chromium, PostgreSQL server)
 # Needs root or sudo for apt-get. Swift itself must already be on PATH (swift.org toolchain).
 set -euo pipefail
 
@@ -11,7 +11,9 @@ want_test=false
 packages=(pkg-config libmodbus-dev libmosquitto-dev mosquitto mosquitto-clients libsqlite3-dev libssl-dev openssl curl)
 if $want_test; then
   # chromium: the headless browser check of the aggregator's pages (AggregatorBrowserTests).
-  packages+=(python3 python3-pymodbus python3-jsonschema socat systemd chromium)
+  # postgresql: the store tests run against a real server (scripts/test-postgres.sh starts a throwaway
+  # cluster); Debian's package also starts a system cluster on 5432, which the tests do not use.
+  packages+=(python3 python3-pymodbus python3-jsonschema socat systemd chromium postgresql postgresql-client)
 fi
 
 missing=()

@@ -12,23 +12,42 @@ import Testing
 /// The real `hubmeter aggregator` process.
 @Suite("hubmeter aggregator command", .serialized)
 struct AggregatorCommandTests {
-    @Test(.timeLimit(.minutes(1)))
-    func runsIngestsServesAndStopsOnSIGTERM() async throws {
+    /// The password of the PostgreSQL configuration: trust authentication ignores it, and it must
+    /// never appear in the output.
+    static let postgresPassword = "pg-secret-never-logged-4711"
+
+    @Test(.timeLimit(.minutes(1)), arguments: StoreBackend.allCases)
+    func runsIngestsServesAndStopsOnSIGTERM(backend: StoreBackend) async throws {
         let broker = try await MosquittoBroker()
         defer { broker.stop() }
         let directory = try RepositoryPaths.makeTemporaryDirectory("aggregator-command")
         let httpPort = try freePort()
         let file = directory + "/aggregator.yaml"
+        var environment = ProcessInfo.processInfo.environment
+        let storage: String
+        var dropDatabase: (@Sendable () async throws -> Void)?
+        switch backend {
+        case .sqlite:
+            storage = "{ backend: sqlite, path: \(directory)/data/aggregator.sqlite }"
+        case .postgres:
+            let server = try PostgresTestServer()
+            let database = try await server.createDatabase()
+            dropDatabase = { try await server.dropDatabase(database) }
+            environment["HUBMETER_TEST_PG_PASSWORD"] = Self.postgresPassword
+            storage = "{ backend: postgres, host: \(server.host), port: \(server.port), database: \(database), user: \(server.user), "
+                + "password_env: HUBMETER_TEST_PG_PASSWORD, tls: disable }"
+        }
         try """
             region: { id: west }
             mqtt: { host: 127.0.0.1, port: \(broker.port), client_id: agg-process }
-            storage: { backend: sqlite, path: \(directory)/data/aggregator.sqlite }
+            storage: \(storage)
             http: { listen: "127.0.0.1:\(httpPort)" }
             tokens:
               - { name: auditor, role: auditor, sha256: \(SHA256.hex("t0ken")) }
-            logging: { level: info, format: plain }
+            logging: { level: debug, format: plain }
             """.write(toFile: file, atomically: true, encoding: .utf8)
-        let process = try ChildProcess(executable: RepositoryPaths.hubmeterBinary, arguments: ["aggregator", "--config", file])
+        let process = try ChildProcess(executable: RepositoryPaths.hubmeterBinary, arguments: ["aggregator", "--config", file],
+                                       environment: environment)
         defer { process.stop(signal: SIGKILL) }
         try await AggregatorEndToEndTests.waitUntil { try AggregatorEndToEndTests.get(httpPort, "/health").status == 200 }
 
@@ -48,20 +67,10 @@ struct AggregatorCommandTests {
         process.stop(signal: SIGTERM, grace: .seconds(10))
         #expect(process.poll() == 0, "\(process.output)")
         #expect(process.output.contains("aggregator starting"))
-    }
-
-    @Test func postgresBackendIsRefusedPlainly() throws {
-        let directory = try RepositoryPaths.makeTemporaryDirectory("aggregator-command")
-        let file = directory + "/aggregator.yaml"
-        try """
-            region: { id: west }
-            mqtt: { host: 127.0.0.1, port: 1 }
-            storage: { backend: postgres, database: hubmeter, user: hubmeter, tls: disable }
-            http: { listen: "127.0.0.1:\(try freePort())" }
-            logging: { format: plain }
-            """.write(toFile: file, atomically: true, encoding: .utf8)
-        let result = try runCommand(RepositoryPaths.hubmeterBinary, ["aggregator", "--config", file])
-        #expect(result.status == 78)
-        #expect((result.stdout + result.stderr).contains("postgres is not implemented yet"))
+        #expect(!process.output.contains(Self.postgresPassword))
+        if backend == .postgres {
+            #expect(process.output.contains("opening the store storage=\"postgres "))
+        }
+        try await dropDatabase?()
     }
 }

@@ -14,8 +14,8 @@ import Testing
 @preconcurrency import Glibc
 #endif
 
-/// Real parts: mosquitto, two aggregator instances sharing one MQTT 5 subscription and one SQLite
-/// file, the Hummingbird server on loopback.
+/// Real parts: mosquitto, two aggregator instances sharing one MQTT 5 subscription and one database
+/// (an SQLite file, or a PostgreSQL database), the Hummingbird server on loopback.
 @Suite("Aggregator end to end", .serialized)
 struct AggregatorEndToEndTests {
     static let auditorToken = "auditor-secret-token"
@@ -47,10 +47,10 @@ struct AggregatorEndToEndTests {
         return try httpGet(port: port, path: path, headers: headers)
     }
 
-    static func waitUntil(_ timeout: Duration = .seconds(15), _ condition: () throws -> Bool) async throws {
+    static func waitUntil(_ timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if (try? condition()) == true { return }
+            if (try? await condition()) == true { return }
             try await Task.sleep(for: .milliseconds(50))
         }
         throw TestSupportError("condition not met within \(timeout)")
@@ -61,19 +61,26 @@ struct AggregatorEndToEndTests {
             .compactMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) }.reduce(0, +)
     }
 
-    @Test(.timeLimit(.minutes(2)))
-    func twoInstancesIngestOverMosquittoAndServeTheAudit() async throws {
+    /// Two instances, each with its own store on one database (SQLite file or PostgreSQL database).
+    @Test(.timeLimit(.minutes(2)), arguments: StoreBackend.allCases)
+    func twoInstancesIngestOverMosquittoAndServeTheAudit(backend: StoreBackend) async throws {
+        try await backend.withStore { store, openAnother in
+            try await twoInstancesIngestOverMosquittoAndServeTheAudit(store: store, instances: [try await openAnother(), try await openAnother()])
+        }
+    }
+
+    func twoInstancesIngestOverMosquittoAndServeTheAudit(store: any AggregatorStore, instances: [any AggregatorStore]) async throws {
         let broker = try await MosquittoBroker()
         defer { broker.stop() }
         let directory = try RepositoryPaths.makeTemporaryDirectory("aggregator-e2e")
-        let database = directory + "/aggregator.sqlite"
+        let database = directory + "/aggregator.sqlite" // in the configuration only: the stores are handed in
         let ports = (try freePort(), try freePort())
         let loggers = LoggerFactory(level: .error, format: .plain, sink: .standardError)
         let first = try Self.configuration(brokerPort: broker.port, httpPort: ports.0, database: database, clientID: "agg-1")
         let second = try Self.configuration(brokerPort: broker.port, httpPort: ports.1, database: database, clientID: "agg-2")
         let schemas = try AggregatorFixtures.schemas()
-        let groups = try [first, second].map { configuration in
-            try AggregatorDaemon.makeServices(configuration: configuration, store: try SQLiteAggregatorStore(path: database),
+        let groups = try zip([first, second], instances).map { configuration, instanceStore in
+            try AggregatorDaemon.makeServices(configuration: configuration, store: instanceStore,
                                               loggers: loggers, clock: AggregatorDaemon.systemClock, schemas: schemas)
         }
         let running = groups.map { group in Task { try await group.run() } }
@@ -105,17 +112,18 @@ struct AggregatorEndToEndTests {
             try await Self.waitUntil(.seconds(10)) { (try? publisher.publish(message)) != nil }
         }
 
-        let store = try SQLiteAggregatorStore(path: database)
         try await Self.waitUntil {
-            try store.rejectionCounts().values.reduce(0, +) == 3 && store.conflicts(hub: nil).count == 1
-                && store.sums(hub: "park-a", from: AggregatorFixtures.start, to: AggregatorDaemon.systemClock()).receivedIntervals == 9
-                && store.hubs().first { $0.hub == "park-a" }?.lastStatus == "online"
+            let rejected = try await store.rejectionCounts().values.reduce(0, +)
+            let conflicts = try await store.conflicts(hub: nil).count
+            let received = try await store.sums(hub: "park-a", from: AggregatorFixtures.start, to: AggregatorDaemon.systemClock()).receivedIntervals
+            let status = try await store.hubs().first { $0.hub == "park-a" }?.lastStatus
+            return rejected == 3 && conflicts == 1 && received == 9 && status == "online"
         }
         try await Task.sleep(for: .milliseconds(300)) // nothing more may arrive
-        #expect(try store.sums(hub: "park-a", from: AggregatorFixtures.start, to: AggregatorDaemon.systemClock()).receivedIntervals == 9)
-        #expect(try store.rejectionCounts() == ["malformed": 1, "oversized": 1, "hub_mismatch": 1])
-        #expect(try store.sequenceGaps(hub: "park-a") == [SequenceGap(first: 3, last: 3)])
-        #expect(try store.hubs().first { $0.hub == "park-b" }?.records ?? 0 == 0)
+        #expect(try await store.sums(hub: "park-a", from: AggregatorFixtures.start, to: AggregatorDaemon.systemClock()).receivedIntervals == 9)
+        #expect(try await store.rejectionCounts() == ["malformed": 1, "oversized": 1, "hub_mismatch": 1])
+        #expect(try await store.sequenceGaps(hub: "park-a") == [SequenceGap(first: 3, last: 3)])
+        #expect(try await store.hubs().first { $0.hub == "park-b" }?.records ?? 0 == 0)
 
         // Both instances took part, and no record was counted by both.
         let stored = try [ports.0, ports.1].map { Self.storedCount(try Self.get($0, "/metrics").body) }

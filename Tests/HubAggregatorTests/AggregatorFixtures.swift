@@ -67,11 +67,23 @@ enum AggregatorFixtures {
         try MessageSchemas.load(directory: RepositoryPaths.path("Config/schemas/v1"))
     }
 
+    /// `count` records from `start` (quarter-hour aligned) for `hub`, made by moving the records of
+    /// `template` (cycled) to later intervals: quick for months of data, same figures every day.
+    static func shifted(_ template: [IntervalRecord], count: Int, from start: UTCMilliseconds, hub: HubID = hub) -> [IntervalRecord] {
+        (0..<count).map { index in
+            var record = template[index % template.count]
+            record.hubID = hub
+            record.interval = SettlementInterval(containing: start.adding(milliseconds: Int64(index) * UTCMilliseconds.quarterHourMs))
+            record.id = record.interval.recordID(hub: hub)
+            return record
+        }
+    }
+
     static func topic(_ hub: String = "park-a") -> String { "hubmeter/v1/\(hub)/interval" }
 
-    static func temporaryStore() throws -> SQLiteAggregatorStore {
+    static func temporaryDirectory() throws -> String {
         let directory = NSTemporaryDirectory() + "aggregator-test-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        return try SQLiteAggregatorStore(path: directory + "/aggregator.sqlite")
+        return directory
     }
 }

@@ -4,6 +4,7 @@ import HubContract
 import HubDomain
 import Testing
 
+/// Every store test runs on SQLite and on PostgreSQL (see ``StoreBackend``).
 @Suite("Aggregator ingest and store")
 struct AggregatorStoreTests {
     let ingest = IntervalIngest(topicPrefix: "hubmeter/v1", maxMessageBytes: 64 << 10)
@@ -21,105 +22,230 @@ struct AggregatorStoreTests {
         init(_ description: String) { self.description = description }
     }
 
-    @Test func handComputedKPIsFromStoredSums() throws {
+    @Test(arguments: StoreBackend.allCases)
+    func handComputedKPIsFromStoredSums(backend: StoreBackend) async throws {
         let records = try AggregatorFixtures.records(count: 8)
         #expect(records.count == 8)
         #expect(records.allSatisfy { $0.isComplete })
-        let store = try AggregatorFixtures.temporaryStore()
-        let outcomes = try store.store(try AggregatorFixtures.messages(records).map { try accept($0) })
-        #expect(outcomes == Array(repeating: .stored(chain: .linked), count: 8))
+        try await backend.withStore { store, _ in
+            let outcomes = try await store.store(try AggregatorFixtures.messages(records).map { try accept($0) })
+            #expect(outcomes == Array(repeating: .stored(chain: .linked), count: 8))
 
-        let report = try KPIQuery(store: store).report(hub: "park-a", from: AggregatorFixtures.start,
-                                                       to: AggregatorFixtures.start.adding(milliseconds: 2 * UTCMilliseconds.quarterHourMs * 4), now: now)
-        // 8 intervals: hub import 8 × 250 = 2000 Wh, consumption 8 × 1000 = 8000 Wh, production 8 × 750 = 6000 Wh, export 0.
-        // SS_hub = 1 − 2000/8000 = 0.75; SC_hub = 1 − 0/6000 = 1.
-        #expect(abs(report.energy.importWh - 2000) < 0.5)
-        #expect(abs(report.energy.consumptionWh - 8000) < 0.5)
-        #expect(abs(report.energy.productionWh - 6000) < 0.5)
-        #expect(abs((report.selfSufficiency.value ?? -1) - 0.75) < 1e-4)
-        #expect(abs((report.selfConsumption.value ?? -1) - 1.0) < 1e-4)
-        // alpha, site only: SS = 1 − 4000/4000 = 0; after sharing, beta's 250 Wh export per interval is allocated to alpha
-        // (pro rata, alpha is the only one drawing): SS = 1 − (4000 − 2000)/4000 = 0.5.
-        let alpha = try #require(report.companies.first { $0.participant == "alpha" })
-        #expect(abs((alpha.selfSufficiencySite.value ?? -1) - 0) < 1e-4)
-        #expect(abs((alpha.selfSufficiencyAfterSharing.value ?? -1) - 0.5) < 1e-4)
-        #expect(abs(alpha.sharedWh - 2000) < 0.5)
-        // beta, site only: SS = 1 − 0/4000 = 1; SC = 1 − 2000/6000 = 2/3; after sharing nothing leaves the hub: SC = 1.
-        let beta = try #require(report.companies.first { $0.participant == "beta" })
-        #expect(abs((beta.selfSufficiencySite.value ?? -1) - 1) < 1e-4)
-        #expect(abs((beta.selfConsumptionSite.value ?? -1) - 2.0 / 3) < 1e-4)
-        #expect(abs((beta.selfConsumptionAfterSharing.value ?? -1) - 1) < 1e-4)
-        #expect(report.coverage.receivedIntervals == 8 && report.coverage.expectedIntervals == 8 && report.coverage.gaps.isEmpty)
-        #expect(report.chain.intact)
+            let report = try await KPIQuery(store: store).report(hub: "park-a", from: AggregatorFixtures.start,
+                                                           to: AggregatorFixtures.start.adding(milliseconds: 2 * UTCMilliseconds.quarterHourMs * 4), now: now)
+            // 8 intervals: hub import 8 × 250 = 2000 Wh, consumption 8 × 1000 = 8000 Wh, production 8 × 750 = 6000 Wh, export 0.
+            // SS_hub = 1 − 2000/8000 = 0.75; SC_hub = 1 − 0/6000 = 1.
+            #expect(abs(report.energy.importWh - 2000) < 0.5)
+            #expect(abs(report.energy.consumptionWh - 8000) < 0.5)
+            #expect(abs(report.energy.productionWh - 6000) < 0.5)
+            #expect(abs((report.selfSufficiency.value ?? -1) - 0.75) < 1e-4)
+            #expect(abs((report.selfConsumption.value ?? -1) - 1.0) < 1e-4)
+            // alpha, site only: SS = 1 − 4000/4000 = 0; after sharing, beta's 250 Wh export per interval is allocated to alpha
+            // (pro rata, alpha is the only one drawing): SS = 1 − (4000 − 2000)/4000 = 0.5.
+            let alpha = try #require(report.companies.first { $0.participant == "alpha" })
+            #expect(abs((alpha.selfSufficiencySite.value ?? -1) - 0) < 1e-4)
+            #expect(abs((alpha.selfSufficiencyAfterSharing.value ?? -1) - 0.5) < 1e-4)
+            #expect(abs(alpha.sharedWh - 2000) < 0.5)
+            // beta, site only: SS = 1 − 0/4000 = 1; SC = 1 − 2000/6000 = 2/3; after sharing nothing leaves the hub: SC = 1.
+            let beta = try #require(report.companies.first { $0.participant == "beta" })
+            #expect(abs((beta.selfSufficiencySite.value ?? -1) - 1) < 1e-4)
+            #expect(abs((beta.selfConsumptionSite.value ?? -1) - 2.0 / 3) < 1e-4)
+            #expect(abs((beta.selfConsumptionAfterSharing.value ?? -1) - 1) < 1e-4)
+            #expect(report.coverage.receivedIntervals == 8 && report.coverage.expectedIntervals == 8 && report.coverage.gaps.isEmpty)
+            #expect(report.chain.intact)
 
-        // The same figures as HubDomain's own aggregation of the records.
-        let direct = KPIAggregator(records: records)
-        #expect(abs((direct.hub.selfSufficiency.value ?? -1) - (report.selfSufficiency.value ?? -2)) < 1e-9)
+            // The same figures as HubDomain's own aggregation of the records.
+            let direct = KPIAggregator(records: records)
+            #expect(abs((direct.hub.selfSufficiency.value ?? -1) - (report.selfSufficiency.value ?? -2)) < 1e-9)
+        }
     }
 
-    @Test func wholeDaysComeFromTheRollupWithTheSameFigures() throws {
+    @Test(arguments: StoreBackend.allCases)
+    func wholeDaysComeFromTheRollupWithTheSameFigures(backend: StoreBackend) async throws {
         // 2 days + 3 intervals: the range query mixes the daily rollup and interval rows.
         let records = try AggregatorFixtures.records(count: 96 * 2 + 3)
-        let store = try AggregatorFixtures.temporaryStore()
-        _ = try store.store(try AggregatorFixtures.messages(records).map { try accept($0) })
-        let start = AggregatorFixtures.start
-        let mixed = try store.sums(hub: "park-a", from: start.adding(milliseconds: UTCMilliseconds.quarterHourMs),
-                                   to: start.adding(milliseconds: 2 * 86_400_000 + 2 * UTCMilliseconds.quarterHourMs))
-        let direct = KPIAggregator(records: records.dropFirst().prefix(96 * 2 + 1))
-        #expect(mixed.receivedIntervals == 96 * 2 + 1)
-        #expect(mixed.hub.intervals == direct.hub.intervals)
-        #expect(abs(mixed.hub.consumptionWh - direct.hub.consumptionWh) < 1e-6)
-        #expect(abs(mixed.hub.gridImportWh - direct.hub.gridImportWh) < 1e-6)
-        let days = try store.daily(hub: "park-a", from: start, to: start.adding(milliseconds: 3 * 86_400_000))
-        #expect(days.map(\.receivedIntervals) == [96, 96, 3])
+        try await backend.withStore { store, _ in
+            _ = try await store.store(try AggregatorFixtures.messages(records).map { try accept($0) })
+            let start = AggregatorFixtures.start
+            let mixed = try await store.sums(hub: "park-a", from: start.adding(milliseconds: UTCMilliseconds.quarterHourMs),
+                                       to: start.adding(milliseconds: 2 * 86_400_000 + 2 * UTCMilliseconds.quarterHourMs))
+            let direct = KPIAggregator(records: records.dropFirst().prefix(96 * 2 + 1))
+            #expect(mixed.receivedIntervals == 96 * 2 + 1)
+            #expect(mixed.hub.intervals == direct.hub.intervals)
+            #expect(abs(mixed.hub.consumptionWh - direct.hub.consumptionWh) < 1e-6)
+            #expect(abs(mixed.hub.gridImportWh - direct.hub.gridImportWh) < 1e-6)
+            let days = try await store.daily(hub: "park-a", from: start, to: start.adding(milliseconds: 3 * 86_400_000))
+            #expect(days.map(\.receivedIntervals) == [96, 96, 3])
+        }
     }
 
-    @Test func duplicateIsNotCountedTwiceAndConflictIsKeptAside() throws {
-        let store = try AggregatorFixtures.temporaryStore()
-        let messages = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 3))
-        let other = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 3, pvW: 4000))
-        #expect(try store.store([try accept(messages[0]), try accept(messages[1])]) == [.stored(chain: .linked), .stored(chain: .linked)])
-        #expect(try store.store([try accept(messages[1])]) == [.duplicate])
-        // Same hub and interval, different content (and hash): a conflict, not counted.
-        guard case .conflict = try store.store([try accept(other[1])])[0] else { Issue.record("expected a conflict"); return }
-        #expect(try store.store([try accept(other[1])]).count == 1)
-        let sums = try store.sums(hub: "park-a", from: AggregatorFixtures.start, to: now)
-        #expect(sums.receivedIntervals == 2)
-        #expect(abs(sums.hub.consumptionWh - 2000) < 0.5)
-        let conflicts = try store.conflicts(hub: nil)
-        #expect(conflicts.count == 1)
-        #expect(conflicts.first?.sequence == 2)
-        #expect(try store.conflicts(hub: "other").isEmpty)
+    @Test(arguments: StoreBackend.allCases)
+    func duplicateIsNotCountedTwiceAndConflictIsKeptAside(backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            let messages = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 3))
+            let other = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 3, pvW: 4000))
+            #expect(try await store.store([try accept(messages[0]), try accept(messages[1])]) == [.stored(chain: .linked), .stored(chain: .linked)])
+            #expect(try await store.store([try accept(messages[1])]) == [.duplicate])
+            // Same hub and interval, different content (and hash): a conflict, not counted.
+            guard case .conflict = try await store.store([try accept(other[1])])[0] else { Issue.record("expected a conflict"); return }
+            #expect(try await store.store([try accept(other[1])]).count == 1)
+            let sums = try await store.sums(hub: "park-a", from: AggregatorFixtures.start, to: now)
+            #expect(sums.receivedIntervals == 2)
+            #expect(abs(sums.hub.consumptionWh - 2000) < 0.5)
+            let conflicts = try await store.conflicts(hub: nil)
+            #expect(conflicts.count == 1)
+            #expect(conflicts.first?.sequence == 2)
+            #expect(try await store.conflicts(hub: "other").isEmpty)
+        }
     }
 
-    @Test func outOfOrderGapAndBrokenChain() throws {
-        let store = try AggregatorFixtures.temporaryStore()
-        let messages = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 6))
-        // 1, 2, then 5 before 4, and 3 never arrives.
-        #expect(try store.store([try accept(messages[0]), try accept(messages[1])]) == [.stored(chain: .linked), .stored(chain: .linked)])
-        #expect(try store.store([try accept(messages[4])]) == [.stored(chain: .open)])
-        #expect(try store.store([try accept(messages[3])]) == [.stored(chain: .open)])
-        #expect(try store.sequenceGaps(hub: "park-a") == [SequenceGap(first: 3, last: 3)])
-        let start = AggregatorFixtures.start
-        let gaps = try store.intervalGaps(hub: "park-a", from: start, to: start.adding(milliseconds: 6 * UTCMilliseconds.quarterHourMs))
-        #expect(gaps == [IntervalGap(from: start.adding(milliseconds: 2 * UTCMilliseconds.quarterHourMs),
-                                     to: start.adding(milliseconds: 3 * UTCMilliseconds.quarterHourMs)),
-                         IntervalGap(from: start.adding(milliseconds: 5 * UTCMilliseconds.quarterHourMs),
-                                     to: start.adding(milliseconds: 6 * UTCMilliseconds.quarterHourMs))])
-        var sums = try store.sums(hub: "park-a", from: start, to: now)
-        #expect(sums.chain == [.linked: 3, .open: 1])  // 5 became linked when 4 arrived
-        // The late 3 closes the gap and links 4.
-        #expect(try store.store([try accept(messages[2])]) == [.stored(chain: .linked)])
-        sums = try store.sums(hub: "park-a", from: start, to: now)
-        #expect(sums.chain == [.linked: 5])
-        #expect(try store.sequenceGaps(hub: "park-a").isEmpty)
+    @Test(arguments: StoreBackend.allCases)
+    func outOfOrderGapAndBrokenChain(backend: StoreBackend) async throws {
+        try await backend.withStore { store, _ in
+            let messages = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 6))
+            // 1, 2, then 5 before 4, and 3 never arrives.
+            #expect(try await store.store([try accept(messages[0]), try accept(messages[1])]) == [.stored(chain: .linked), .stored(chain: .linked)])
+            #expect(try await store.store([try accept(messages[4])]) == [.stored(chain: .open)])
+            #expect(try await store.store([try accept(messages[3])]) == [.stored(chain: .open)])
+            #expect(try await store.sequenceGaps(hub: "park-a") == [SequenceGap(first: 3, last: 3)])
+            let start = AggregatorFixtures.start
+            let gaps = try await store.intervalGaps(hub: "park-a", from: start, to: start.adding(milliseconds: 6 * UTCMilliseconds.quarterHourMs))
+            #expect(gaps == [IntervalGap(from: start.adding(milliseconds: 2 * UTCMilliseconds.quarterHourMs),
+                                         to: start.adding(milliseconds: 3 * UTCMilliseconds.quarterHourMs)),
+                             IntervalGap(from: start.adding(milliseconds: 5 * UTCMilliseconds.quarterHourMs),
+                                         to: start.adding(milliseconds: 6 * UTCMilliseconds.quarterHourMs))])
+            var sums = try await store.sums(hub: "park-a", from: start, to: now)
+            #expect(sums.chain == [.linked: 3, .open: 1])  // 5 became linked when 4 arrived
+            // The late 3 closes the gap and links 4.
+            #expect(try await store.store([try accept(messages[2])]) == [.stored(chain: .linked)])
+            sums = try await store.sums(hub: "park-a", from: start, to: now)
+            #expect(sums.chain == [.linked: 5])
+            #expect(try await store.sequenceGaps(hub: "park-a").isEmpty)
 
-        // A record whose previous hash is not its predecessor's: the chain is broken.
-        let records = try AggregatorFixtures.records(count: 7)
-        let forged = try IntervalMessage.make(record: records[6], sequence: 7, previousHash: String(repeating: "a", count: 64),
-                                              kpiDefinitions: KPIDefinitions.version, agentVersion: "test")
-        _ = try store.store([try accept(messages[5])])
-        #expect(try store.store([try accept(forged)]) == [.stored(chain: .broken)])
+            // A record whose previous hash is not its predecessor's: the chain is broken.
+            let records = try AggregatorFixtures.records(count: 7)
+            let forged = try IntervalMessage.make(record: records[6], sequence: 7, previousHash: String(repeating: "a", count: 64),
+                                                  kpiDefinitions: KPIDefinitions.version, agentVersion: "test")
+            _ = try await store.store([try accept(messages[5])])
+            #expect(try await store.store([try accept(forged)]) == [.stored(chain: .broken)])
+        }
+    }
+
+    /// Stores `records` (chained from sequence 1) in batches, as the ingest service does.
+    func storeAll(_ records: [IntervalRecord], in store: any AggregatorStore, batch: Int = 400) async throws -> [StoreOutcome] {
+        let accepted = try AggregatorFixtures.messages(records).map { try accept($0) }
+        var outcomes: [StoreOutcome] = []
+        for start in stride(from: 0, to: accepted.count, by: batch) {
+            outcomes += try await store.store(Array(accepted[start..<min(start + batch, accepted.count)]))
+        }
+        return outcomes
+    }
+
+    static func expectSameFigures(_ sums: RangeSums, _ direct: KPIAggregator, _ label: String) {
+        #expect(sums.hub.intervals == direct.hub.intervals, "\(label)")
+        #expect(abs(sums.hub.consumptionWh - direct.hub.consumptionWh) < 1e-6, "\(label)")
+        #expect(abs(sums.hub.gridImportWh - direct.hub.gridImportWh) < 1e-6, "\(label)")
+        #expect(abs(sums.hub.productionWh - direct.hub.productionWh) < 1e-6, "\(label)")
+        #expect(sums.participants.count == direct.participants.count, "\(label)")
+        for participant in direct.participants {
+            let stored = sums.participants[participant.participant.rawValue]
+            #expect(stored?.siteIntervals == participant.siteIntervals, "\(label) \(participant.participant)")
+            #expect(abs((stored?.siteConsumptionWh ?? -1) - participant.siteConsumptionWh) < 1e-6, "\(label) \(participant.participant)")
+            #expect(abs((stored?.sharedConsumptionWh ?? -1) - participant.sharedConsumptionWh) < 1e-6, "\(label) \(participant.participant)")
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func monthlyRollupEqualsTheIntervalsAcrossMonthBoundaries(backend: StoreBackend) async throws {
+        // 2026-01-30 00:00 to 2026-03-02 12:00 UTC: two month boundaries, February whole.
+        let first = UTCMilliseconds(iso8601: "2026-01-30T00:00:00Z")!
+        let records = AggregatorFixtures.shifted(try AggregatorFixtures.records(count: 96), count: 31 * 96 + 48, from: first)
+        func direct(_ from: String, _ to: String) -> KPIAggregator {
+            let from = UTCMilliseconds(iso8601: from)!, to = UTCMilliseconds(iso8601: to)!
+            return KPIAggregator(records: records.filter { $0.interval.start >= from && $0.interval.start < to })
+        }
+        try await backend.withStore { store, _ in
+                #expect(try await storeAll(records, in: store).allSatisfy { $0 == .stored(chain: .linked) })
+                // Intervals + days + February from the monthly rollup + days + intervals.
+                let from = "2026-01-30T06:15:00Z", to = "2026-03-02T10:00:00Z"
+                let plan = RangePlan(from: UTCMilliseconds(iso8601: from)!, to: UTCMilliseconds(iso8601: to)!)
+                #expect(plan.pieces.map(\.source) == [.intervals, .days, .months, .days, .intervals])
+                let mixed = try await store.sums(hub: "park-a", from: UTCMilliseconds(iso8601: from)!, to: UTCMilliseconds(iso8601: to)!)
+                #expect(mixed.receivedIntervals == 96 * 31 + 40 - 25)
+                Self.expectSameFigures(mixed, direct(from, to), "mixed range")
+                // A whole month alone, and the 48 intervals of March.
+                let february = try await store.sums(hub: "park-a", from: UTCMilliseconds(iso8601: "2026-02-01T00:00:00Z")!,
+                                                    to: UTCMilliseconds(iso8601: "2026-03-01T00:00:00Z")!)
+                #expect(february.receivedIntervals == 28 * 96)
+                Self.expectSameFigures(february, direct("2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z"), "February")
+                let march = try await store.sums(hub: "park-a", from: UTCMilliseconds(iso8601: "2026-03-01T00:00:00Z")!,
+                                                 to: UTCMilliseconds(iso8601: "2026-04-01T00:00:00Z")!)
+                #expect(march.receivedIntervals == 96 + 48)
+                #expect(march.chain == [.linked: 96 + 48])
+                Self.expectSameFigures(march, direct("2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z"), "March")
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func migrationBackFillsMonthlyRollupsFromDaily(backend: StoreBackend) async throws {
+        let first = UTCMilliseconds(iso8601: "2026-02-20T00:00:00Z")!
+        let records = AggregatorFixtures.shifted(try AggregatorFixtures.records(count: 96), count: 20 * 96, from: first)
+        let from = UTCMilliseconds(iso8601: "2026-02-01T00:00:00Z")!, to = UTCMilliseconds(iso8601: "2026-04-01T00:00:00Z")!
+        try await backend.withStore { store, openAnother in
+            _ = try await storeAll(records, in: store)
+            let before = try await store.sums(hub: "park-a", from: from, to: to)
+            #expect(before.receivedIntervals == 20 * 96)
+            // Back to a database of schema v1: no monthly tables, v2 not applied.
+            let migrations = store is SQLiteAggregatorStore ? "grdb_migrations" : "hubmeter_migrations"
+            try await StoreBackend.execute(["DROP TABLE monthly_hub", "DROP TABLE monthly_participant",
+                                            "DELETE FROM \(migrations) WHERE identifier = 'v2-monthly-rollups'"], on: store)
+            let migrated = try await openAnother()
+            let after = try await migrated.sums(hub: "park-a", from: from, to: to)
+            #expect(after.receivedIntervals == 20 * 96)
+            #expect(abs(after.hub.consumptionWh - before.hub.consumptionWh) < 1e-6)
+            Self.expectSameFigures(after, KPIAggregator(records: records), "back-filled")
+            // And the rollups go on from there.
+            let more = AggregatorFixtures.shifted(try AggregatorFixtures.records(count: 96), count: 20 * 96 + 4, from: first)
+            let outcomes = try await storeAll(more, in: migrated)
+            #expect(outcomes.filter { $0 == .duplicate }.count == 20 * 96 && outcomes.suffix(4).allSatisfy { $0 == .stored(chain: .linked) })
+            #expect(try await migrated.sums(hub: "park-a", from: from, to: to).receivedIntervals == 20 * 96 + 4)
+        }
+    }
+
+    @Test(arguments: StoreBackend.allCases)
+    func twoInstancesStoringTheSameRecordsConcurrentlyCountEachOnce(backend: StoreBackend) async throws {
+        let records = AggregatorFixtures.shifted(try AggregatorFixtures.records(count: 96), count: 300, from: AggregatorFixtures.start)
+        let accepted = try AggregatorFixtures.messages(records).map { try accept($0) }
+        let batches = stride(from: 0, to: accepted.count, by: 25).map { Array(accepted[$0..<min($0 + 25, accepted.count)]) }
+        try await backend.withStore { first, openAnother in
+            let second = try await openAnother()
+            // Two instances (two connections, two pools), one in order and one in reverse order of batches.
+            async let forward: [StoreOutcome] = {
+                var outcomes: [StoreOutcome] = []
+                for batch in batches { outcomes += try await first.store(batch) }
+                return outcomes
+            }()
+            async let backward: [StoreOutcome] = {
+                var outcomes: [StoreOutcome] = []
+                for batch in batches.reversed() { outcomes += try await second.store(batch) }
+                return outcomes
+            }()
+            let all = try await forward + backward
+            let stored = all.filter { if case .stored = $0 { true } else { false } }.count
+            #expect(stored == 300)
+            #expect(all.filter { $0 == .duplicate }.count == 300)
+            let month = Period.month.range(containing: AggregatorFixtures.start)
+            for store in [first, second] {
+                let sums = try await store.sums(hub: "park-a", from: month.from, to: month.to)
+                #expect(sums.receivedIntervals == 300)
+                #expect(sums.chain == [.linked: 300])
+                Self.expectSameFigures(sums, KPIAggregator(records: records), "concurrent")
+                let days = try await store.daily(hub: "park-a", from: month.from, to: month.to)
+                #expect(days.map(\.receivedIntervals) == [96, 96, 96, 12])
+                #expect(try await store.sequenceGaps(hub: "park-a").isEmpty)
+                #expect(try await store.hubs().map(\.records) == [300])
+            }
+        }
     }
 
     @Test func malformedOversizedAndSpoofedMessagesAreRejected() throws {

@@ -13,28 +13,28 @@ public enum AggregatorHTTPServer {
             response(Reply(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics()))
         }
         router.get("/api/v1/locations") { request, _ in
-            response(endpoints.locations(authorization: request.headers[.authorization]))
+            response(await endpoints.locations(authorization: request.headers[.authorization]))
         }
         router.get("/api/v1/conflicts") { request, _ in
-            response(endpoints.conflicts(authorization: request.headers[.authorization]))
+            response(await endpoints.conflicts(authorization: request.headers[.authorization]))
         }
         router.get("/api/v1/locations/{hub}/kpis") { request, context in
-            response(endpoints.kpis(hub: try context.parameters.require("hub"), query: query(request), authorization: request.headers[.authorization]))
+            response(await endpoints.kpis(hub: try context.parameters.require("hub"), query: query(request), authorization: request.headers[.authorization]))
         }
         router.get("/api/v1/locations/{hub}/intervals") { request, context in
-            response(endpoints.intervals(hub: try context.parameters.require("hub"), query: query(request), authorization: request.headers[.authorization]))
+            response(await endpoints.intervals(hub: try context.parameters.require("hub"), query: query(request), authorization: request.headers[.authorization]))
         }
         router.get("/api/v1/locations/{hub}/intervals.csv") { request, context in
-            response(endpoints.intervalsCSV(hub: try context.parameters.require("hub"), query: query(request), authorization: request.headers[.authorization]))
+            response(await endpoints.intervalsCSV(hub: try context.parameters.require("hub"), query: query(request), authorization: request.headers[.authorization]))
         }
         router.get("/api/v1/locations/{hub}/gaps") { request, context in
-            response(endpoints.gaps(hub: try context.parameters.require("hub"), query: query(request), authorization: request.headers[.authorization]))
+            response(await endpoints.gaps(hub: try context.parameters.require("hub"), query: query(request), authorization: request.headers[.authorization]))
         }
         router.get("/") { request, _ in
-            response(endpoints.overviewPage(authorization: request.headers[.authorization]))
+            response(await endpoints.overviewPage(authorization: request.headers[.authorization]))
         }
         router.get("/locations/{hub}") { request, context in
-            response(endpoints.locationPage(hub: try context.parameters.require("hub"), query: query(request), authorization: request.headers[.authorization]))
+            response(await endpoints.locationPage(hub: try context.parameters.require("hub"), query: query(request), authorization: request.headers[.authorization]))
         }
         return router
     }

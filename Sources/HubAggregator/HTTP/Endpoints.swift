@@ -96,8 +96,9 @@ public struct Endpoints: Sendable {
         return .success((range.from, range.to))
     }
 
-    func hubExists(_ hub: String) throws -> Bool {
-        try knownHubs.contains { $0.id == hub } || store.hubs().contains { $0.hub == hub }
+    func hubExists(_ hub: String) async throws -> Bool {
+        if knownHubs.contains(where: { $0.id == hub }) { return true }
+        return try await store.hubs().contains { $0.hub == hub }
     }
 
     // MARK: API
@@ -113,8 +114,8 @@ public struct Endpoints: Sendable {
         public var status: String?
     }
 
-    func locationSummaries(for principal: Principal) throws -> [LocationSummary] {
-        let stored = Dictionary(uniqueKeysWithValues: try store.hubs().map { ($0.hub, $0) })
+    func locationSummaries(for principal: Principal) async throws -> [LocationSummary] {
+        let stored = Dictionary(uniqueKeysWithValues: try await store.hubs().map { ($0.hub, $0) })
         let ids = Set(knownHubs.map(\.id)).union(stored.keys).filter { principal.maySee(hub: $0) }.sorted()
         return ids.map { id in
             let known = knownHubs.first { $0.id == id }
@@ -125,10 +126,10 @@ public struct Endpoints: Sendable {
         }
     }
 
-    public func locations(authorization: String?) -> Reply {
-        handle {
+    public func locations(authorization: String?) async -> Reply {
+        await handle {
             let principal = try authorize(authorization).get()
-            return .json(LocationsBody(region: region.id, locations: try locationSummaries(for: principal)))
+            return .json(LocationsBody(region: region.id, locations: try await locationSummaries(for: principal)))
         }
     }
 
@@ -137,12 +138,12 @@ public struct Endpoints: Sendable {
         var locations: [LocationSummary]
     }
 
-    public func kpis(hub: String, query: [String: String], authorization: String?) -> Reply {
-        handle {
+    public func kpis(hub: String, query: [String: String], authorization: String?) async -> Reply {
+        await handle {
             _ = try authorize(authorization, hub: hub).get()
-            guard try hubExists(hub) else { return .problem(404, "hub.unknown", "no hub '\(hub)'") }
+            guard try await hubExists(hub) else { return .problem(404, "hub.unknown", "no hub '\(hub)'") }
             let (from, to) = try range(query).get()
-            return .json(try KPIQuery(store: store).report(hub: hub, from: from, to: to, now: clock()))
+            return .json(try await KPIQuery(store: store).report(hub: hub, from: from, to: to, now: clock()))
         }
     }
 
@@ -162,11 +163,11 @@ public struct Endpoints: Sendable {
         var sharedWh: Double
     }
 
-    public func intervals(hub: String, query: [String: String], authorization: String?) -> Reply {
-        handle {
+    public func intervals(hub: String, query: [String: String], authorization: String?) async -> Reply {
+        await handle {
             _ = try authorize(authorization, hub: hub).get()
             let (from, to) = try range(query).get()
-            let rows = try store.intervals(hub: hub, from: from, to: to).map { row in
+            let rows = try await store.intervals(hub: hub, from: from, to: to).map { row in
                 IntervalBody(start: row.intervalStart.iso8601, sequence: row.sequence, hash: row.hash, chain: row.chain.rawValue,
                              complete: row.complete, estimatedShare: row.estimatedShare, consumptionWh: row.consumptionWh,
                              importWh: row.importWh, exportWh: row.exportWh, productionWh: row.productionWh,
@@ -177,13 +178,13 @@ public struct Endpoints: Sendable {
     }
 
     /// CSV: one line per stored interval; missing figures are empty fields, never 0.
-    public func intervalsCSV(hub: String, query: [String: String], authorization: String?) -> Reply {
-        handle {
+    public func intervalsCSV(hub: String, query: [String: String], authorization: String?) async -> Reply {
+        await handle {
             _ = try authorize(authorization, hub: hub).get()
             let (from, to) = try range(query).get()
             func field(_ value: Double?) -> String { value.map { String($0) } ?? "" }
             var lines = ["start,sequence,chain,complete,estimated_share,consumption_wh,import_wh,export_wh,production_wh,battery_charge_wh,battery_discharge_wh,shared_wh,hash"]
-            for row in try store.intervals(hub: hub, from: from, to: to) {
+            for row in try await store.intervals(hub: hub, from: from, to: to) {
                 lines.append([row.intervalStart.iso8601, String(row.sequence), row.chain.rawValue, row.complete ? "true" : "false",
                               String(row.estimatedShare), field(row.consumptionWh), field(row.importWh), field(row.exportWh),
                               field(row.productionWh), field(row.batteryChargeWh), field(row.batteryDischargeWh), field(row.sharedWh),
@@ -208,15 +209,15 @@ public struct Endpoints: Sendable {
         var intervals: Int
     }
 
-    public func gaps(hub: String, query: [String: String], authorization: String?) -> Reply {
-        handle {
+    public func gaps(hub: String, query: [String: String], authorization: String?) async -> Reply {
+        await handle {
             _ = try authorize(authorization, hub: hub).get()
             let (from, to) = try range(query).get()
             let horizon = min(to, clock().quarterHourFloor)
-            let gaps = horizon > from ? try store.intervalGaps(hub: hub, from: from, to: horizon) : []
+            let gaps = horizon > from ? try await store.intervalGaps(hub: hub, from: from, to: horizon) : []
             return .json(GapsBody(hub: hub, from: from.iso8601, to: to.iso8601,
                                   intervalGaps: gaps.map { GapBody(from: $0.from.iso8601, to: $0.to.iso8601, intervals: $0.intervals) },
-                                  sequenceGaps: try store.sequenceGaps(hub: hub)))
+                                  sequenceGaps: try await store.sequenceGaps(hub: hub)))
         }
     }
 
@@ -231,10 +232,10 @@ public struct Endpoints: Sendable {
         var receivedAt: String
     }
 
-    public func conflicts(authorization: String?) -> Reply {
-        handle {
+    public func conflicts(authorization: String?) async -> Reply {
+        await handle {
             let principal = try authorize(authorization).get()
-            return .json(try store.conflicts(hub: principal.hub).map {
+            return .json(try await store.conflicts(hub: principal.hub).map {
                 ConflictBody(id: $0.id, hub: $0.hub, intervalStart: $0.intervalStart.iso8601, sequence: $0.sequence, hash: $0.hash,
                              existingHash: $0.existingHash, reason: $0.reason, receivedAt: $0.receivedAt.iso8601)
             })
@@ -243,40 +244,41 @@ public struct Endpoints: Sendable {
 
     // MARK: Pages
 
-    public func overviewPage(authorization: String?) -> Reply {
-        Pages.htmlProblem(handle {
+    public func overviewPage(authorization: String?) async -> Reply {
+        Pages.htmlProblem(await handle {
             let principal = try authorize(authorization).get()
             let now = clock()
             let month = Period.month.range(containing: now)
             let previous = Period.month.range(containing: month.from.adding(milliseconds: -1))
             let query = KPIQuery(store: store)
-            let rows = try locationSummaries(for: principal).map { summary in
-                Pages.OverviewRow(summary: summary,
-                                  thisMonth: try query.report(hub: summary.hub, from: month.from, to: month.to, now: now),
-                                  lastMonth: try query.report(hub: summary.hub, from: previous.from, to: previous.to, now: now))
+            var rows: [Pages.OverviewRow] = []
+            for summary in try await locationSummaries(for: principal) {
+                rows.append(Pages.OverviewRow(summary: summary,
+                                              thisMonth: try await query.report(hub: summary.hub, from: month.from, to: month.to, now: now),
+                                              lastMonth: try await query.report(hub: summary.hub, from: previous.from, to: previous.to, now: now)))
             }
             return Reply(status: 200, contentType: "text/html; charset=utf-8",
                          body: Pages.overview(region: region, monthStart: month.from, rows: rows))
         })
     }
 
-    public func locationPage(hub: String, query: [String: String], authorization: String?) -> Reply {
-        Pages.htmlProblem(handle {
+    public func locationPage(hub: String, query: [String: String], authorization: String?) async -> Reply {
+        Pages.htmlProblem(await handle {
             _ = try authorize(authorization, hub: hub).get()
-            guard try hubExists(hub) else { return .problem(404, "hub.unknown", "no hub '\(hub)'") }
+            guard try await hubExists(hub) else { return .problem(404, "hub.unknown", "no hub '\(hub)'") }
             let (from, to) = try range(query).get()
-            let report = try KPIQuery(store: store).report(hub: hub, from: from, to: to, now: clock())
-            let days = try store.daily(hub: hub, from: from, to: to)
+            let report = try await KPIQuery(store: store).report(hub: hub, from: from, to: to, now: clock())
+            let days = try await store.daily(hub: hub, from: from, to: to)
             let known = knownHubs.first { $0.id == hub }
             return Reply(status: 200, contentType: "text/html; charset=utf-8",
                          body: Pages.location(name: known?.name ?? hub, location: known?.location, report: report, days: days,
-                                              from: from, to: to, sequenceGaps: try store.sequenceGaps(hub: hub)))
+                                              from: from, to: to, sequenceGaps: try await store.sequenceGaps(hub: hub)))
         })
     }
 
-    func handle(_ body: () throws -> Reply) -> Reply {
+    func handle(_ body: () async throws -> Reply) async -> Reply {
         do {
-            return try body()
+            return try await body()
         } catch let error as ReplyError {
             return error.reply
         } catch {

@@ -92,11 +92,11 @@ public struct KPIQuery: Sendable {
         self.store = store
     }
 
-    public func report(hub: String, from: UTCMilliseconds, to: UTCMilliseconds, now: UTCMilliseconds) throws -> LocationReport {
-        let sums = try store.sums(hub: hub, from: from, to: to)
+    public func report(hub: String, from: UTCMilliseconds, to: UTCMilliseconds, now: UTCMilliseconds) async throws -> LocationReport {
+        let sums = try await store.sums(hub: hub, from: from, to: to)
         let horizon = min(to, now.quarterHourFloor)
         let expected = horizon > from ? Int((horizon.rawValue - from.quarterHourCeiling.rawValue + UTCMilliseconds.quarterHourMs - 1) / UTCMilliseconds.quarterHourMs) : 0
-        let gaps = horizon > from ? try store.intervalGaps(hub: hub, from: from, to: horizon) : []
+        let gaps = horizon > from ? try await store.intervalGaps(hub: hub, from: from, to: horizon) : []
         let linked = sums.chain[.linked] ?? 0, broken = sums.chain[.broken] ?? 0, open = sums.chain[.open] ?? 0
         let companies = sums.participants.keys.sorted().map { id -> LocationReport.Company in
             let k = sums.participants[id]!

@@ -78,9 +78,10 @@ public enum AggregatorDaemon {
             case .sqlite(let path):
                 try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 store = try SQLiteAggregatorStore(path: path)
-            case .postgres:
-                logger.critical("storage backend postgres is not implemented yet; use sqlite")
-                return .configurationError
+            case .postgres(let postgres):
+                let settings = PostgresAggregatorStore.Settings(postgres)
+                logger.notice("opening the store", metadata: ["storage": "\(settings)"])
+                store = try await PostgresAggregatorStore.open(settings, logger: loggers.logger("postgres"))
             }
             let group = try makeServices(configuration: configuration, store: store, loggers: loggers, clock: systemClock,
                                          schemas: schemas, live: live, notifier: notifier,
@@ -90,7 +91,13 @@ public enum AggregatorDaemon {
                 "broker": "\(configuration.mqtt.host):\(configuration.mqtt.port)", "share_group": "\(configuration.subscription.shareGroup ?? "-")",
                 "http": "\(configuration.http.host):\(configuration.http.port)", "schemas": "\(schemas.directory)",
             ])
-            try await group.run()
+            do {
+                try await group.run()
+            } catch {
+                await store.close()
+                throw error
+            }
+            await store.close()
             logger.notice("aggregator stopped")
             return .success
         } catch {
@@ -189,5 +196,22 @@ struct SystemdWatchdogService: Service {
             try? await gracefulShutdown()
         }
         notifier.stopping()
+    }
+}
+
+extension PostgresAggregatorStore.Settings {
+    /// The connection settings of the configuration file; the password comes from its `password_file`
+    /// or `password_env` (never inline) and is revealed here only to hand it to the client.
+    public init(_ configuration: AggregatorConfiguration.Postgres) {
+        let tls: TLS = switch configuration.tls {
+        case .disable: .disable
+        case .prefer: .prefer
+        case .require: .require
+        }
+        // As with libpq, a host that is an absolute path is the directory of the server's Unix socket.
+        self.init(host: configuration.host, port: configuration.port,
+                  unixSocketDirectory: configuration.host.hasPrefix("/") ? configuration.host : nil,
+                  database: configuration.database, user: configuration.user,
+                  password: configuration.password?.withRevealedValue { $0 }, tls: tls)
     }
 }

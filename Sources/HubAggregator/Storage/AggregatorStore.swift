@@ -106,22 +106,157 @@ public struct DailySums: Sendable, Equatable {
     public var receivedIntervals: Int
 }
 
-/// The aggregator's storage. One schema, migrations; implemented on SQLite (GRDB).
+/// The aggregator's storage. One schema with migrations, implemented on SQLite (GRDB, the embedded default)
+/// and on PostgreSQL (postgres-nio, for regions that outgrow one machine); the same tests run against both.
+///
+/// Every method is `async`: the PostgreSQL store talks to a server, and the SQLite store runs its
+/// blocking calls on GRDB's own serial queues instead of the cooperative pool.
 public protocol AggregatorStore: Sendable {
-    /// Stores records idempotently, each in the same transaction as its chain and rollup updates.
-    func store(_ records: [AcceptedInterval]) throws -> [StoreOutcome]
-    func recordStatus(hub: String, status: StatusMessage, at: UTCMilliseconds) throws
-    func recordRejection(_ rejection: Rejection, at: UTCMilliseconds) throws
+    /// Stores records idempotently, in one transaction with their chain bookkeeping and the rollups
+    /// (daily and monthly). Returns one outcome per record, in order.
+    func store(_ records: [AcceptedInterval]) async throws -> [StoreOutcome]
+    func recordStatus(hub: String, status: StatusMessage, at: UTCMilliseconds) async throws
+    func recordRejection(_ rejection: Rejection, at: UTCMilliseconds) async throws
 
-    func hubs() throws -> [StoredHub]
-    /// Sums over `[from, to)`; whole UTC days come from the daily rollup.
-    func sums(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) throws -> RangeSums
-    func daily(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) throws -> [DailySums]
-    func intervals(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) throws -> [StoredInterval]
+    func hubs() async throws -> [StoredHub]
+    /// Sums over `[from, to)`; whole UTC months come from the monthly rollup, other whole UTC days
+    /// from the daily rollup, the rest from the interval rows (see ``RangePlan``).
+    func sums(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) async throws -> RangeSums
+    func daily(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) async throws -> [DailySums]
+    func intervals(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) async throws -> [StoredInterval]
     /// Missing intervals within `[from, to)`.
-    func intervalGaps(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) throws -> [IntervalGap]
+    func intervalGaps(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) async throws -> [IntervalGap]
     /// Missing sequence numbers between the first and the last stored.
-    func sequenceGaps(hub: String) throws -> [SequenceGap]
-    func conflicts(hub: String?) throws -> [StoredConflict]
-    func rejectionCounts() throws -> [String: Int]
+    func sequenceGaps(hub: String) async throws -> [SequenceGap]
+    func conflicts(hub: String?) async throws -> [StoredConflict]
+    func rejectionCounts() async throws -> [String: Int]
+    /// Releases connections; the store is not used afterwards.
+    func close() async
+}
+
+extension AggregatorStore {
+    public func close() async {}
+}
+
+/// How a range `[from, to)` is split between the rollups: whole UTC months from the monthly
+/// tables, remaining whole UTC days from the daily tables, the rest from the interval rows.
+/// Both stores follow this plan, so they answer from the same rows.
+public struct RangePlan: Sendable, Equatable {
+    public enum Source: Sendable, Equatable { case months, days, intervals }
+    public struct Piece: Sendable, Equatable {
+        public var source: Source
+        public var from: Int64
+        public var to: Int64
+    }
+    public var pieces: [Piece] = []
+
+    public init(from: UTCMilliseconds, to: UTCMilliseconds) {
+        let from = from.rawValue, to = to.rawValue
+        guard from < to else { return }
+        let firstDay = UTCCalendar.ceilDay(from), lastDay = UTCCalendar.floorDay(to)
+        guard firstDay < lastDay else {
+            pieces = [Piece(source: .intervals, from: from, to: to)]
+            return
+        }
+        if from < firstDay { pieces.append(Piece(source: .intervals, from: from, to: firstDay)) }
+        let firstMonth = UTCCalendar.ceilMonth(firstDay), lastMonth = UTCCalendar.floorMonth(lastDay)
+        if firstMonth < lastMonth {
+            if firstDay < firstMonth { pieces.append(Piece(source: .days, from: firstDay, to: firstMonth)) }
+            pieces.append(Piece(source: .months, from: firstMonth, to: lastMonth))
+            if lastMonth < lastDay { pieces.append(Piece(source: .days, from: lastMonth, to: lastDay)) }
+        } else {
+            pieces.append(Piece(source: .days, from: firstDay, to: lastDay))
+        }
+        if lastDay < to { pieces.append(Piece(source: .intervals, from: lastDay, to: to)) }
+    }
+}
+
+/// UTC day and month arithmetic on milliseconds since the epoch.
+public enum UTCCalendar {
+    public static let dayMs: Int64 = 86_400_000
+
+    public static func floorDay(_ ms: Int64) -> Int64 { ms - ((ms % dayMs) + dayMs) % dayMs }
+    public static func ceilDay(_ ms: Int64) -> Int64 { floorDay(ms) == ms ? ms : floorDay(ms) + dayMs }
+    /// The first millisecond of the UTC month containing `ms`.
+    public static func floorMonth(_ ms: Int64) -> Int64 { Period.month.range(containing: UTCMilliseconds(ms)).from.rawValue }
+    public static func ceilMonth(_ ms: Int64) -> Int64 {
+        let range = Period.month.range(containing: UTCMilliseconds(ms))
+        return range.from.rawValue == ms ? ms : range.to.rawValue
+    }
+}
+
+/// Finding missing intervals with the daily rollup: a day whose rollup says 96 intervals is
+/// complete, a day without a rollup row is missing whole; only the other days (and partial days at
+/// the ends of the range) are searched interval by interval. Shared by both stores.
+struct GapSearch {
+    enum Day { case complete, missing, search }
+    struct Window {
+        var from: Int64
+        var to: Int64
+        var day: Day
+    }
+
+    private(set) var gaps: [IntervalGap] = []
+
+    /// The windows of `[lower, upper)` (quarter-hour aligned), one per UTC day, given the intervals received per day.
+    static func windows(lower: Int64, upper: Int64, received: [Int64: Int]) -> [Window] {
+        let perDay = Int(UTCCalendar.dayMs / UTCMilliseconds.quarterHourMs)
+        var windows: [Window] = []
+        var day = UTCCalendar.floorDay(lower)
+        while day < upper {
+            let from = max(lower, day), to = min(upper, day + UTCCalendar.dayMs)
+            let count = received[day] ?? 0
+            let kind: Day = count == 0 ? .missing : (count == perDay && from == day && to == day + UTCCalendar.dayMs) ? .complete : .search
+            windows.append(Window(from: from, to: to, day: kind))
+            day += UTCCalendar.dayMs
+        }
+        return windows
+    }
+
+    mutating func add(_ from: Int64, _ to: Int64) {
+        if let last = gaps.last, last.to.rawValue == from {
+            gaps[gaps.count - 1].to = UTCMilliseconds(to)
+        } else {
+            gaps.append(IntervalGap(from: UTCMilliseconds(from), to: UTCMilliseconds(to)))
+        }
+    }
+
+    /// Adds the gaps of a searched window, given the sorted interval starts stored in it.
+    mutating func add(_ window: Window, starts: [Int64]) {
+        var expected = window.from
+        for start in starts {
+            if start > expected { add(expected, start) }
+            expected = start + UTCMilliseconds.quarterHourMs
+        }
+        if expected < window.to { add(expected, window.to) }
+    }
+}
+
+/// A storage failure, with what was being done; the database's own message is in `detail`
+/// (never a password: connection settings are not part of it).
+public struct AggregatorStoreError: Error, CustomStringConvertible, Sendable {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String { case connection, migration, query }
+        private let value: Value
+        public static let connection = Code(value: .connection)
+        public static let migration = Code(value: .migration)
+        public static let query = Code(value: .query)
+        public var description: String { "storage.\(value.rawValue)" }
+    }
+
+    public var code: Code
+    public var operation: String
+    public var detail: String
+    public var file: String
+    public var line: Int
+
+    public init(_ code: Code, operation: String, detail: String, file: String = #fileID, line: Int = #line) {
+        self.code = code
+        self.operation = operation
+        self.detail = detail
+        self.file = file
+        self.line = line
+    }
+
+    public var description: String { "\(code): \(operation): \(detail) (\(file):\(line))" }
 }

@@ -9,12 +9,13 @@ import HubSupport
 /// Tables: `interval_record` (one row per hub and interval: the raw payload, the chain fields, the
 /// record's additive KPI sums), `participant_interval` (the same sums per company), `conflict`
 /// (records whose key was taken by a different record), `rejection` (dropped messages),
-/// `hub_state` (last status, counts), and the rollups `daily_hub` and `daily_participant`, updated
-/// in the same transaction as every insert so that a year is ~365 rows per query.
+/// `hub_state` (last status), and the rollups `daily_hub`, `daily_participant`, `monthly_hub` and
+/// `monthly_participant` (UTC days and months), updated in the same transaction as every insert so
+/// that a year is 12 monthly rows per query. Migrations are GRDB's (table `grdb_migrations`).
 public final class SQLiteAggregatorStore: AggregatorStore {
     public let path: String
     private let database: DatabasePool
-    static let dayMs: Int64 = 86_400_000
+    static let dayMs = UTCCalendar.dayMs
 
     public init(path: String) throws {
         self.path = path
@@ -25,6 +26,8 @@ public final class SQLiteAggregatorStore: AggregatorStore {
             // NORMAL in WAL mode: a power cut may lose the last transactions, never corrupt; hubs re-send
             // what was not acknowledged only while the broker holds it, so this is a trade-off for speed.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Rollup and index pages stay in memory between batches (64 MiB per connection).
+            try db.execute(sql: "PRAGMA cache_size = -65536")
         }
         database = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(database)
@@ -32,22 +35,20 @@ public final class SQLiteAggregatorStore: AggregatorStore {
 
     // MARK: Schema
 
-    static let hubColumns = ["h_intervals", "h_excluded", "h_negative", "h_estimated", "h_import", "h_export",
-                             "h_consumption", "h_production", "h_grid_origin"]
-    static let participantColumns = ["p_site_intervals", "p_site_import", "p_site_export", "p_site_production", "p_site_consumption",
-                                     "p_shared_intervals", "p_shared_consumption", "p_residual_import", "p_residual_export",
-                                     "p_shared_production", "p_grid_origin", "p_excluded", "p_negative", "p_estimated"]
-    static let energyColumns = ["e_import", "e_export", "e_production", "e_charge", "e_discharge", "e_shared", "e_missing"]
-
     static func columnDefinitions(_ names: [String]) -> String {
         names.map { "\($0) REAL NOT NULL" }.joined(separator: ", ")
+    }
+
+    /// The first millisecond of the UTC month of `column` (milliseconds), in SQLite.
+    static func monthOf(_ column: String) -> String {
+        "CAST(strftime('%s', \(column) / 1000, 'unixepoch', 'start of month') AS INTEGER) * 1000"
     }
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
-            let hub = columnDefinitions(hubColumns), participant = columnDefinitions(participantColumns),
-                energy = columnDefinitions(energyColumns)
+            let hub = columnDefinitions(StoreColumns.hub), participant = columnDefinitions(StoreColumns.participant),
+                energy = columnDefinitions(StoreColumns.energy)
             try db.execute(sql: """
                 CREATE TABLE interval_record (
                     hub TEXT NOT NULL, interval_start INTEGER NOT NULL, sequence INTEGER NOT NULL,
@@ -90,84 +91,203 @@ public final class SQLiteAggregatorStore: AggregatorStore {
                 );
                 """)
         }
+        // Monthly rollups (UTC months), back-filled from the daily ones for databases made by v1.
+        migrator.registerMigration("v2-monthly-rollups") { db in
+            let hub = columnDefinitions(StoreColumns.hub), participant = columnDefinitions(StoreColumns.participant),
+                energy = columnDefinitions(StoreColumns.energy)
+            let hubSums = StoreColumns.hubAndEnergy.map { "SUM(\($0))" }.joined(separator: ", ")
+            let participantSums = StoreColumns.participantAndEnergy.map { "SUM(\($0))" }.joined(separator: ", ")
+            try db.execute(sql: """
+                CREATE TABLE monthly_hub (
+                    hub TEXT NOT NULL, month INTEGER NOT NULL, received INTEGER NOT NULL, estimated INTEGER NOT NULL,
+                    \(hub), \(energy),
+                    PRIMARY KEY (hub, month)
+                ) WITHOUT ROWID;
+                CREATE TABLE monthly_participant (
+                    hub TEXT NOT NULL, month INTEGER NOT NULL, participant TEXT NOT NULL,
+                    \(participant), \(energy),
+                    PRIMARY KEY (hub, month, participant)
+                ) WITHOUT ROWID;
+                INSERT INTO monthly_hub (hub, month, received, estimated, \(StoreColumns.hubAndEnergy.joined(separator: ", ")))
+                    SELECT hub, \(monthOf("day")) AS m, SUM(received), SUM(estimated), \(hubSums)
+                    FROM daily_hub GROUP BY hub, m;
+                INSERT INTO monthly_participant (hub, month, participant, \(StoreColumns.participantAndEnergy.joined(separator: ", ")))
+                    SELECT hub, \(monthOf("day")) AS m, participant, \(participantSums)
+                    FROM daily_participant GROUP BY hub, m, participant;
+                """)
+        }
         return migrator
     }
 
     // MARK: Ingest
 
-    public func store(_ records: [AcceptedInterval]) throws -> [StoreOutcome] {
+    public func store(_ records: [AcceptedInterval]) async throws -> [StoreOutcome] {
+        try await database.writeWithoutTransaction { db in try self.storeNow(records, db) }
+    }
+
+    /// The same as ``store(_:)``, blocking the caller (for benchmarks and tools that run outside the cooperative pool).
+    public func storeBlocking(_ records: [AcceptedInterval]) throws -> [StoreOutcome] {
+        try database.writeWithoutTransaction { db in try self.storeNow(records, db) }
+    }
+
+    private func storeNow(_ records: [AcceptedInterval], _ db: Database) throws -> [StoreOutcome] {
         // IMMEDIATE: another aggregator instance may write the same file; taking the write lock before
         // the first read avoids a stale snapshot (SQLITE_BUSY_SNAPSHOT) between the key check and the insert.
-        try database.writeWithoutTransaction { db in
-            var outcomes: [StoreOutcome] = []
-            try db.inTransaction(.immediate) {
-                outcomes = try records.map { try self.store($0, db) }
-                return .commit
-            }
-            return outcomes
+        var outcomes: [StoreOutcome] = []
+        outcomes.reserveCapacity(records.count)
+        try db.inTransaction(.immediate) {
+            var statements = try BatchStatements(db)
+            var rollups = RollupBatch()
+            for record in records { outcomes.append(try self.store(record, &rollups, &statements, db)) }
+            try self.flush(rollups, db)
+            return .commit
+        }
+        return outcomes
+    }
+
+    static let recordColumns = ["hub", "interval_start", "sequence", "record_id", "hash", "previous_hash", "kpi_definitions",
+                                "agent_version", "payload", "received_at", "chain", "complete", "estimated_share",
+                                "raw_consumption", "raw_import", "raw_export", "raw_production"] + StoreColumns.hubAndEnergy
+    static let participantColumns = ["hub", "interval_start", "participant"] + StoreColumns.participantAndEnergy
+    static let recordInsertSQL = insertSQL("interval_record", recordColumns)
+    /// The row with this record's key, and the rows with sequence − 1, sequence and sequence + 1, in one statement.
+    static let neighboursSQL = """
+        SELECT interval_start, sequence, hash, previous_hash FROM interval_record WHERE hub = ?1 AND interval_start = ?2
+        UNION ALL
+        SELECT interval_start, sequence, hash, previous_hash FROM interval_record WHERE hub = ?1 AND sequence BETWEEN ?3 - 1 AND ?3 + 1
+        """
+
+    /// The statements of one store transaction, looked up once per batch (not per record: the
+    /// statement cache hashes the SQL text), with a multi-row company insert per company count.
+    struct BatchStatements {
+        let neighbours: Statement
+        let recordInsert: Statement
+        var participantInserts: [Int: Statement] = [:]
+
+        init(_ db: Database) throws {
+            neighbours = SQLiteBinder.prepare(try db.cachedStatement(sql: SQLiteAggregatorStore.neighboursSQL))
+            recordInsert = SQLiteBinder.prepare(try db.cachedStatement(sql: SQLiteAggregatorStore.recordInsertSQL))
+        }
+
+        mutating func participantInsert(count: Int, _ db: Database) throws -> Statement {
+            if let statement = participantInserts[count] { return statement }
+            let columns = SQLiteAggregatorStore.participantColumns
+            let row = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+            let statement = SQLiteBinder.prepare(try db.cachedStatement(
+                sql: "INSERT INTO participant_interval (\(columns.joined(separator: ", "))) VALUES " + Array(repeating: row, count: count).joined(separator: ", ")))
+            participantInserts[count] = statement
+            return statement
         }
     }
 
-    private func store(_ accepted: AcceptedInterval, _ db: Database) throws -> StoreOutcome {
+    private func store(_ accepted: AcceptedInterval, _ rollups: inout RollupBatch, _ statements: inout BatchStatements,
+                       _ db: Database) throws -> StoreOutcome {
         let message = accepted.message
         let start = accepted.record.interval.start.rawValue
-        let byKey = try Row.fetchOne(db.cachedStatement(sql: "SELECT hash, sequence FROM interval_record WHERE hub = ? AND interval_start = ?"),
-                                     arguments: [message.hub, start])
+        var byKey: (hash: String, sequence: Int64)?
+        var bySequence: (hash: String, start: Int64)?
+        var previousHash: String?
+        var successorPreviousHash: String?
+        var neighbours = SQLiteBinder(statements.neighbours)
+        neighbours.bind(message.hub)
+        neighbours.bind(start)
+        neighbours.bind(message.sequence)
+        let rows = try Row.fetchCursor(statements.neighbours)
+        while let row = try rows.next() {
+            let rowStart: Int64 = row[0], sequence: Int64 = row[1], hash: String = row[2]
+            if rowStart == start { byKey = (hash, sequence) }
+            if sequence == message.sequence { bySequence = (hash, rowStart) }
+            if sequence == message.sequence - 1 { previousHash = hash }
+            if sequence == message.sequence + 1 { successorPreviousHash = row[3] }
+        }
         if let byKey {
-            let existing: String = byKey["hash"]
-            if existing == message.hash { return .duplicate }
-            return try keepAside(accepted, existingHash: existing,
-                                 reason: "interval \(accepted.record.interval.start) is already stored with sequence \(byKey["sequence"] as Int64) and another hash", db)
+            if byKey.hash == message.hash { return .duplicate }
+            return try keepAside(accepted, existingHash: byKey.hash,
+                                 reason: "interval \(accepted.record.interval.start) is already stored with sequence \(byKey.sequence) and another hash", db)
         }
-        if let bySequence = try Row.fetchOne(db.cachedStatement(sql: "SELECT hash, interval_start FROM interval_record WHERE hub = ? AND sequence = ?"),
-                                             arguments: [message.hub, message.sequence]) {
-            return try keepAside(accepted, existingHash: bySequence["hash"],
-                                 reason: "sequence \(message.sequence) is already stored for interval \(UTCMilliseconds(bySequence["interval_start"] as Int64))", db)
+        if let bySequence {
+            return try keepAside(accepted, existingHash: bySequence.hash,
+                                 reason: "sequence \(message.sequence) is already stored for interval \(UTCMilliseconds(bySequence.start))", db)
         }
-        let chain: ChainLink
-        if message.sequence == 1 {
-            chain = message.previousHash == IntervalMessage.genesisHash ? .linked : .broken
-        } else if let previous = try String.fetchOne(db.cachedStatement(sql: "SELECT hash FROM interval_record WHERE hub = ? AND sequence = ?"),
-                                                     arguments: [message.hub, message.sequence - 1]) {
-            chain = previous == message.previousHash ? .linked : .broken
-        } else {
-            chain = .open
-        }
+        let chain = Self.chain(of: message, previousHash: previousHash)
         let sums = accepted.sums
         let totals = accepted.record.hub
         let production: Double? = totals.participantPVWh.flatMap { pv in totals.collectivePVWh.map { pv + $0 } }
-        var values: [(any DatabaseValueConvertible)?] = [
-            message.hub, start, message.sequence, message.recordID, message.hash, message.previousHash, message.kpiDefinitions,
-            message.agentVersion, Data(accepted.payload), accepted.receivedAt.rawValue, chain.rawValue, sums.isComplete,
-            sums.estimatedShare, totals.consumptionWh, totals.gridImportWh, totals.gridExportWh, production,
-        ]
-        values += Self.values(sums.hub) + Self.values(sums.energy)
-        let recordColumns = ["hub", "interval_start", "sequence", "record_id", "hash", "previous_hash", "kpi_definitions", "agent_version",
-                             "payload", "received_at", "chain", "complete", "estimated_share",
-                             "raw_consumption", "raw_import", "raw_export", "raw_production"] + Self.hubColumns + Self.energyColumns
-        try db.cachedStatement(sql: Self.insertSQL("interval_record", recordColumns)).execute(arguments: StatementArguments(values))
+        var record = SQLiteBinder(statements.recordInsert)
+        record.bind(message.hub)
+        record.bind(start)
+        record.bind(message.sequence)
+        record.bind(message.recordID)
+        record.bind(message.hash)
+        record.bind(message.previousHash)
+        record.bind(message.kpiDefinitions)
+        record.bind(message.agentVersion)
+        record.bind(accepted.payload)
+        record.bind(accepted.receivedAt.rawValue)
+        record.bind(chain.rawValue)
+        record.bind(sums.isComplete)
+        record.bind(sums.estimatedShare)
+        record.bind(totals.consumptionWh)
+        record.bind(totals.gridImportWh)
+        record.bind(totals.gridExportWh)
+        record.bind(production)
+        record.bind(StoreColumns.values(sums.hub))
+        record.bind(StoreColumns.values(sums.energy))
+        try statements.recordInsert.execute()
 
-        let day = start - start % Self.dayMs
-        let estimated = sums.estimatedShare > 0 ? 1 : 0
-        try db.cachedStatement(sql: Self.upsertSQL("daily_hub", keys: ["hub", "day"], fixed: ["received", "estimated"],
-                                                   added: Self.hubColumns + Self.energyColumns))
-            .execute(arguments: StatementArguments([message.hub, day, 1, estimated] + Self.values(sums.hub) + Self.values(sums.energy)))
-
-        let participantInsert = try db.cachedStatement(sql: Self.insertSQL(
-            "participant_interval", ["hub", "interval_start", "participant"] + Self.participantColumns + Self.energyColumns))
-        let participantRollup = try db.cachedStatement(sql: Self.upsertSQL(
-            "daily_participant", keys: ["hub", "day", "participant"], fixed: [], added: Self.participantColumns + Self.energyColumns))
-        for (kpis, energy) in zip(sums.participants, sums.participantEnergy) {
-            let rest = Self.values(kpis) + Self.values(energy)
-            try participantInsert.execute(arguments: StatementArguments([message.hub, start, kpis.participant.rawValue] + rest))
-            try participantRollup.execute(arguments: StatementArguments([message.hub, day, kpis.participant.rawValue] + rest))
+        // All of a record's companies in one statement.
+        let participantCount = sums.participants.count
+        if participantCount > 0 {
+            let statement = try statements.participantInsert(count: participantCount, db)
+            var participants = SQLiteBinder(statement)
+            for (kpis, energy) in zip(sums.participants, sums.participantEnergy) {
+                participants.bind(message.hub)
+                participants.bind(start)
+                participants.bind(kpis.participant.rawValue)
+                participants.bind(StoreColumns.values(kpis))
+                participants.bind(StoreColumns.values(energy))
+            }
+            try statement.execute()
         }
+        rollups.add(hub: message.hub, start: start, sums: sums)
         // A successor that arrived first now has its predecessor.
-        try db.cachedStatement(sql: """
-            UPDATE interval_record SET chain = CASE WHEN previous_hash = ? THEN 'linked' ELSE 'broken' END
-            WHERE hub = ? AND sequence = ?
-            """).execute(arguments: [message.hash, message.hub, message.sequence + 1])
+        if let successorPreviousHash {
+            try db.cachedStatement(sql: "UPDATE interval_record SET chain = ? WHERE hub = ? AND sequence = ?")
+                .execute(arguments: [successorPreviousHash == message.hash ? ChainLink.linked.rawValue : ChainLink.broken.rawValue,
+                                     message.hub, message.sequence + 1])
+        }
         return .stored(chain: chain)
+    }
+
+    /// The link of a new record, given the hash of the stored record with sequence − 1 (if any).
+    static func chain(of message: IntervalMessage, previousHash: String?) -> ChainLink {
+        if message.sequence == 1 { return message.previousHash == IntervalMessage.genesisHash ? .linked : .broken }
+        guard let previousHash else { return .open }
+        return previousHash == message.previousHash ? .linked : .broken
+    }
+
+    private func flush(_ rollups: RollupBatch, _ db: Database) throws {
+        for grain in RollupBatch.Grain.allCases {
+            let (hubTable, participantTable, key) = grain == .day ? ("daily_hub", "daily_participant", "day")
+                                                                  : ("monthly_hub", "monthly_participant", "month")
+            let hubUpsert = try db.cachedStatement(sql: Self.upsertSQL(hubTable, keys: ["hub", key], fixed: ["received", "estimated"],
+                                                                      added: StoreColumns.hubAndEnergy))
+            for (id, increment) in rollups.hub[grain]! {
+                var arguments: [DatabaseValue] = [id.hub.databaseValue, id.bucket.databaseValue, increment.received.databaseValue,
+                                                  increment.estimated.databaseValue]
+                for value in increment.values { arguments.append(value.databaseValue) }
+                hubUpsert.setUncheckedArguments(StatementArguments(arguments))
+                try hubUpsert.execute()
+            }
+            let participantUpsert = try db.cachedStatement(sql: Self.upsertSQL(participantTable, keys: ["hub", key, "participant"], fixed: [],
+                                                                              added: StoreColumns.participantAndEnergy))
+            for (id, values) in rollups.participant[grain]! {
+                var arguments: [DatabaseValue] = [id.hub.databaseValue, id.bucket.databaseValue, id.participant.databaseValue]
+                for value in values { arguments.append(value.databaseValue) }
+                participantUpsert.setUncheckedArguments(StatementArguments(arguments))
+                try participantUpsert.execute()
+            }
+        }
     }
 
     private func keepAside(_ accepted: AcceptedInterval, existingHash: String?, reason: String, _ db: Database) throws -> StoreOutcome {
@@ -180,8 +300,8 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         return .conflict(reason: reason)
     }
 
-    public func recordStatus(hub: String, status: StatusMessage, at: UTCMilliseconds) throws {
-        try database.write { db in
+    public func recordStatus(hub: String, status: StatusMessage, at: UTCMilliseconds) async throws {
+        try await database.write { db in
             try db.execute(sql: """
                 INSERT INTO hub_state (hub, last_status, last_status_at, status_version) VALUES (?, ?, ?, ?)
                 ON CONFLICT (hub) DO UPDATE SET last_status = excluded.last_status, last_status_at = excluded.last_status_at,
@@ -190,8 +310,8 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         }
     }
 
-    public func recordRejection(_ rejection: Rejection, at: UTCMilliseconds) throws {
-        try database.write { db in
+    public func recordRejection(_ rejection: Rejection, at: UTCMilliseconds) async throws {
+        try await database.write { db in
             try db.execute(sql: """
                 INSERT INTO rejection (reason, count, last_topic, last_detail, last_at) VALUES (?, 1, ?, ?, ?)
                 ON CONFLICT (reason) DO UPDATE SET count = count + 1, last_topic = excluded.last_topic,
@@ -202,8 +322,8 @@ public final class SQLiteAggregatorStore: AggregatorStore {
 
     // MARK: Queries
 
-    public func hubs() throws -> [StoredHub] {
-        try database.read { db in
+    public func hubs() async throws -> [StoredHub] {
+        try await database.read { db in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT h.hub, COUNT(r.interval_start) AS records, MIN(r.interval_start) AS first, MAX(r.interval_start) AS last,
                        MAX(r.sequence) AS last_sequence, s.last_status, s.last_status_at
@@ -223,76 +343,71 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         }
     }
 
-    public func sums(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) throws -> RangeSums {
-        try database.read { db in
-            var result = RangeSums()
-            let firstDay = Self.ceilDay(from.rawValue), lastDay = Self.floorDay(to.rawValue)
-            var pieces: [(table: String, participantTable: String, key: String, from: Int64, to: Int64)] = []
-            if firstDay < lastDay {
-                pieces.append(("daily_hub", "daily_participant", "day", firstDay, lastDay))
-                if from.rawValue < firstDay { pieces.append(("interval_record", "participant_interval", "interval_start", from.rawValue, firstDay)) }
-                if lastDay < to.rawValue { pieces.append(("interval_record", "participant_interval", "interval_start", lastDay, to.rawValue)) }
-            } else if from.rawValue < to.rawValue {
-                pieces.append(("interval_record", "participant_interval", "interval_start", from.rawValue, to.rawValue))
-            }
-            for piece in pieces {
-                let received = piece.table == "daily_hub" ? "SUM(received)" : "COUNT(*)"
-                let estimated = piece.table == "daily_hub" ? "SUM(estimated)" : "SUM(estimated_share > 0)"
-                let columns = (Self.hubColumns + Self.energyColumns).map { "TOTAL(\($0)) AS \($0)" }.joined(separator: ", ")
-                if let row = try Row.fetchOne(db, sql: """
-                    SELECT \(received) AS received, \(estimated) AS estimated, \(columns)
-                    FROM \(piece.table) WHERE hub = ? AND \(piece.key) >= ? AND \(piece.key) < ?
-                    """, arguments: [hub, piece.from, piece.to]) {
-                    result.receivedIntervals += (row["received"] as Int?) ?? 0
-                    result.estimatedIntervals += (row["estimated"] as Int?) ?? 0
-                    Self.add(row, to: &result.hub)
-                    result.energy.merge(Self.energy(row))
-                }
-                let participantColumns = (Self.participantColumns + Self.energyColumns).map { "TOTAL(\($0)) AS \($0)" }.joined(separator: ", ")
-                for row in try Row.fetchAll(db, sql: """
-                    SELECT participant, \(participantColumns) FROM \(piece.participantTable)
-                    WHERE hub = ? AND \(piece.key) >= ? AND \(piece.key) < ? GROUP BY participant
-                    """, arguments: [hub, piece.from, piece.to]) {
-                    let id: String = row["participant"]
-                    var kpis = result.participants[id] ?? ParticipantKPIs(participant: ParticipantID(id))
-                    Self.add(row, to: &kpis)
-                    result.participants[id] = kpis
-                    var energy = result.participantEnergy[id] ?? EnergyTotals()
-                    energy.merge(Self.energy(row))
-                    result.participantEnergy[id] = energy
-                }
-            }
-            // Only the few records that are not linked are counted (index on hub, chain); linked = received − those.
-            var unlinked = 0
-            for row in try Row.fetchAll(db, sql: """
-                SELECT chain, COUNT(*) AS n FROM interval_record
-                WHERE hub = ? AND chain IN ('open', 'broken') AND interval_start >= ? AND interval_start < ? GROUP BY chain
-                """, arguments: [hub, from.rawValue, to.rawValue]) {
-                if let link = ChainLink(rawValue: row["chain"]) {
-                    result.chain[link] = row["n"]
-                    unlinked += row["n"] as Int
-                }
-            }
-            if result.receivedIntervals > unlinked { result.chain[.linked] = result.receivedIntervals - unlinked }
-            return result
-        }
+    public func sums(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) async throws -> RangeSums {
+        try await database.read { db in try Self.sums(hub: hub, from: from, to: to, db) }
     }
 
-    public func daily(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) throws -> [DailySums] {
-        try database.read { db in
+    static func sums(hub: String, from: UTCMilliseconds, to: UTCMilliseconds, _ db: Database) throws -> RangeSums {
+        var result = RangeSums()
+        for piece in RangePlan(from: from, to: to).pieces {
+            let (hubTable, participantTable, key, received, estimated) = switch piece.source {
+            case .months: ("monthly_hub", "monthly_participant", "month", "SUM(received)", "SUM(estimated)")
+            case .days: ("daily_hub", "daily_participant", "day", "SUM(received)", "SUM(estimated)")
+            case .intervals: ("interval_record", "participant_interval", "interval_start", "COUNT(*)", "SUM(estimated_share > 0)")
+            }
+            let columns = StoreColumns.hubAndEnergy.map { "TOTAL(\($0))" }.joined(separator: ", ")
+            if let row = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT \(received), \(estimated), \(columns)
+                FROM \(hubTable) WHERE hub = ? AND \(key) >= ? AND \(key) < ?
+                """), arguments: [hub, piece.from, piece.to]) {
+                result.receivedIntervals += (row[0] as Int?) ?? 0
+                result.estimatedIntervals += (row[1] as Int?) ?? 0
+                StoreColumns.addHub((2..<row.count).map { row[$0] as Double }, to: &result.hub, energy: &result.energy)
+            }
+            let participantColumns = StoreColumns.participantAndEnergy.map { "TOTAL(\($0))" }.joined(separator: ", ")
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+                SELECT participant, \(participantColumns) FROM \(participantTable)
+                WHERE hub = ? AND \(key) >= ? AND \(key) < ? GROUP BY participant
+                """), arguments: [hub, piece.from, piece.to])
+            while let row = try rows.next() {
+                let id: String = row[0]
+                var kpis = result.participants[id] ?? ParticipantKPIs(participant: ParticipantID(id))
+                var energy = result.participantEnergy[id] ?? EnergyTotals()
+                StoreColumns.addParticipant((1..<row.count).map { row[$0] as Double }, to: &kpis, energy: &energy)
+                result.participants[id] = kpis
+                result.participantEnergy[id] = energy
+            }
+        }
+        // Only the few records that are not linked are counted (index on hub, chain); linked = received − those.
+        var unlinked = 0
+        for row in try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT chain, COUNT(*) AS n FROM interval_record
+            WHERE hub = ? AND chain IN ('open', 'broken') AND interval_start >= ? AND interval_start < ? GROUP BY chain
+            """), arguments: [hub, from.rawValue, to.rawValue]) {
+            if let link = ChainLink(rawValue: row["chain"]) {
+                result.chain[link] = row["n"]
+                unlinked += row["n"] as Int
+            }
+        }
+        if result.receivedIntervals > unlinked { result.chain[.linked] = result.receivedIntervals - unlinked }
+        return result
+    }
+
+    public func daily(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) async throws -> [DailySums] {
+        try await database.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT day, received, \(Self.hubColumns.joined(separator: ", ")) FROM daily_hub
+                SELECT day, received, \(StoreColumns.hubAndEnergy.joined(separator: ", ")) FROM daily_hub
                 WHERE hub = ? AND day >= ? AND day < ? ORDER BY day
                 """, arguments: [hub, Self.floorDay(from.rawValue), to.rawValue]).map { row in
-                var kpis = HubKPIs()
-                Self.add(row, to: &kpis)
+                var kpis = HubKPIs(), energy = EnergyTotals()
+                StoreColumns.addHub((2..<row.count).map { row[$0] as Double }, to: &kpis, energy: &energy)
                 return DailySums(day: UTCMilliseconds(row["day"] as Int64), hub: kpis, receivedIntervals: row["received"])
             }
         }
     }
 
-    public func intervals(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) throws -> [StoredInterval] {
-        try database.read { db in
+    public func intervals(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) async throws -> [StoredInterval] {
+        try await database.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT interval_start, sequence, hash, chain, complete, estimated_share, raw_consumption, raw_import, raw_export,
                        raw_production, e_charge, e_discharge, e_shared
@@ -307,48 +422,31 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         }
     }
 
-    public func intervalGaps(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) throws -> [IntervalGap] {
-        let step = UTCMilliseconds.quarterHourMs
+    public func intervalGaps(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) async throws -> [IntervalGap] {
         let lower = from.quarterHourCeiling.rawValue, upper = to.quarterHourCeiling.rawValue
         guard lower < upper else { return [] }
         // The daily rollup says which days are complete; only the others are searched interval by interval.
-        return try database.read { db in
+        return try await database.read { db in
             var received: [Int64: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT day, received FROM daily_hub WHERE hub = ? AND day >= ? AND day < ?",
                                         arguments: [hub, Self.floorDay(lower), upper]) {
                 received[row["day"]] = row["received"]
             }
-            var gaps: [IntervalGap] = []
-            func add(_ from: Int64, _ to: Int64) {
-                if let last = gaps.last, last.to.rawValue == from {
-                    gaps[gaps.count - 1].to = UTCMilliseconds(to)
-                } else {
-                    gaps.append(IntervalGap(from: UTCMilliseconds(from), to: UTCMilliseconds(to)))
-                }
-            }
+            var search = GapSearch()
             let starts = try db.cachedStatement(sql: "SELECT interval_start FROM interval_record WHERE hub = ? AND interval_start >= ? AND interval_start < ? ORDER BY interval_start")
-            var day = Self.floorDay(lower)
-            while day < upper {
-                let windowStart = max(lower, day), windowEnd = min(upper, day + Self.dayMs)
-                let count = received[day] ?? 0
-                if count == 0 {
-                    add(windowStart, windowEnd)
-                } else if count < Int(Self.dayMs / step) || windowStart != day || windowEnd != day + Self.dayMs {
-                    var expected = windowStart
-                    for start in try Int64.fetchAll(starts, arguments: [hub, windowStart, windowEnd]) {
-                        if start > expected { add(expected, start) }
-                        expected = start + step
-                    }
-                    if expected < windowEnd { add(expected, windowEnd) }
+            for window in GapSearch.windows(lower: lower, upper: upper, received: received) {
+                switch window.day {
+                case .complete: break
+                case .missing: search.add(window.from, window.to)
+                case .search: search.add(window, starts: try Int64.fetchAll(starts, arguments: [hub, window.from, window.to]))
                 }
-                day += Self.dayMs
             }
-            return gaps
+            return search.gaps
         }
     }
 
-    public func sequenceGaps(hub: String) throws -> [SequenceGap] {
-        try database.read { db in
+    public func sequenceGaps(hub: String) async throws -> [SequenceGap] {
+        try await database.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT previous + 1 AS first, sequence - 1 AS last FROM (
                     SELECT sequence, LAG(sequence, 1, 0) OVER (ORDER BY sequence) AS previous
@@ -358,8 +456,8 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         }
     }
 
-    public func conflicts(hub: String?) throws -> [StoredConflict] {
-        try database.read { db in
+    public func conflicts(hub: String?) async throws -> [StoredConflict] {
+        try await database.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT id, hub, interval_start, sequence, hash, existing_hash, reason, received_at FROM conflict
                 WHERE ?1 IS NULL OR hub = ?1 ORDER BY hub, interval_start, id
@@ -371,8 +469,8 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         }
     }
 
-    public func rejectionCounts() throws -> [String: Int] {
-        try database.read { db in
+    public func rejectionCounts() async throws -> [String: Int] {
+        try await database.read { db in
             Dictionary(uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT reason, count FROM rejection").map { ($0["reason"], $0["count"]) })
         }
     }
@@ -389,62 +487,5 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         return insertSQL(table, all) + " ON CONFLICT (\(keys.joined(separator: ", "))) DO UPDATE SET \(updates)"
     }
 
-    static func values(_ k: HubKPIs) -> [(any DatabaseValueConvertible)?] {
-        [Double(k.intervals), Double(k.excludedIntervals), Double(k.negativeConsumptionIntervals), Double(k.estimatedIntervals),
-         k.gridImportWh, k.gridExportWh, k.consumptionWh, k.productionWh, k.gridOriginToLoadWh]
-    }
-
-    static func values(_ k: ParticipantKPIs) -> [(any DatabaseValueConvertible)?] {
-        [Double(k.siteIntervals), k.siteImportWh, k.siteExportWh, k.siteProductionWh, k.siteConsumptionWh,
-         Double(k.sharedIntervals), k.sharedConsumptionWh, k.residualImportWh, k.residualExportWh, k.sharedProductionWh,
-         k.gridOriginToLoadWh, Double(k.excludedIntervals), Double(k.negativeConsumptionIntervals), Double(k.estimatedIntervals)]
-    }
-
-    static func values(_ e: EnergyTotals) -> [(any DatabaseValueConvertible)?] {
-        [e.importWh, e.exportWh, e.productionWh, e.batteryChargeWh, e.batteryDischargeWh, e.sharedWh, Double(e.missingFigures)]
-    }
-
-    static func add(_ row: Row, to k: inout HubKPIs) {
-        k.intervals += Int(row["h_intervals"] as Double)
-        k.excludedIntervals += Int(row["h_excluded"] as Double)
-        k.negativeConsumptionIntervals += Int(row["h_negative"] as Double)
-        k.estimatedIntervals += Int(row["h_estimated"] as Double)
-        k.gridImportWh += row["h_import"]
-        k.gridExportWh += row["h_export"]
-        k.consumptionWh += row["h_consumption"]
-        k.productionWh += row["h_production"]
-        k.gridOriginToLoadWh += row["h_grid_origin"]
-    }
-
-    static func add(_ row: Row, to k: inout ParticipantKPIs) {
-        k.siteIntervals += Int(row["p_site_intervals"] as Double)
-        k.siteImportWh += row["p_site_import"]
-        k.siteExportWh += row["p_site_export"]
-        k.siteProductionWh += row["p_site_production"]
-        k.siteConsumptionWh += row["p_site_consumption"]
-        k.sharedIntervals += Int(row["p_shared_intervals"] as Double)
-        k.sharedConsumptionWh += row["p_shared_consumption"]
-        k.residualImportWh += row["p_residual_import"]
-        k.residualExportWh += row["p_residual_export"]
-        k.sharedProductionWh += row["p_shared_production"]
-        k.gridOriginToLoadWh += row["p_grid_origin"]
-        k.excludedIntervals += Int(row["p_excluded"] as Double)
-        k.negativeConsumptionIntervals += Int(row["p_negative"] as Double)
-        k.estimatedIntervals += Int(row["p_estimated"] as Double)
-    }
-
-    static func energy(_ row: Row) -> EnergyTotals {
-        var e = EnergyTotals()
-        e.importWh = row["e_import"]
-        e.exportWh = row["e_export"]
-        e.productionWh = row["e_production"]
-        e.batteryChargeWh = row["e_charge"]
-        e.batteryDischargeWh = row["e_discharge"]
-        e.sharedWh = row["e_shared"]
-        e.missingFigures = Int(row["e_missing"] as Double)
-        return e
-    }
-
-    static func floorDay(_ ms: Int64) -> Int64 { ms - ((ms % dayMs) + dayMs) % dayMs }
-    static func ceilDay(_ ms: Int64) -> Int64 { floorDay(ms) == ms ? ms : floorDay(ms) + dayMs }
+    static func floorDay(_ ms: Int64) -> Int64 { UTCCalendar.floorDay(ms) }
 }
