@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "Acquisition", targets: ["Acquisition"]),
         .library(name: "DeviceProfiles", targets: ["DeviceProfiles"]),
         .library(name: "ModbusIO", targets: ["ModbusIO"]),
+        .library(name: "HubContract", targets: ["HubContract"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
