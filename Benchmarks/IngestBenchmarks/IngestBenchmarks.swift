@@ -99,7 +99,7 @@ func foundationParseAndCheck(_ payload: [UInt8]) -> IntervalRecord {
     return envelope.record
 }
 
-let messages: [(name: String, payload: [UInt8])] = [5, 20].map { count in
+let messages: [(name: String, payload: [UInt8])] = [2, 5, 20].map { count in
     let message = try! parkMessage(participants: count)
     return ("\(count) participants, \(message.payload.count) bytes", message.payload)
 }
@@ -108,6 +108,11 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration.maxDuration = .seconds(3)
     Benchmark.defaultConfiguration.maxIterations = 100_000
     let metrics: [BenchmarkMetric] = [.wallClock, .throughput, .mallocCountTotal, .cpuTotal]
+
+    // The harness's own mallocs per sample with the same metrics, to subtract from the counts below.
+    Benchmark("harness baseline (empty)", configuration: .init(metrics: metrics)) { _ in
+        blackHole(0)
+    }
 
     for (name, payload) in messages {
         Benchmark("parse and check one interval message (\(name))", configuration: .init(metrics: metrics)) { benchmark in

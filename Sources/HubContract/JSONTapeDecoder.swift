@@ -1,3 +1,4 @@
+import HubDomain
 import HubSupport
 
 /// Decodes `Decodable` values straight from a parsed ``JSONTape``, so a message that was parsed
@@ -142,6 +143,9 @@ final class TapeDecoder: Decoder {
         // Scalars directly (dictionary values, arrays of numbers): no container, no dynamic dispatch.
         if T.self == Double.self { return try double(at: index) as! T }
         if T.self == String.self { return try string(at: index) as! T }
+        // The domain's most numerous values, decoded by hand (JSONTapeDecoder+HubDomain.swift).
+        if T.self == Figure.self { return try figure(at: index) as! T }
+        if T.self == Quality.self { return try quality(at: index) as! T }
         let saved = node
         node = index
         defer { node = saved }
@@ -530,15 +534,20 @@ struct TapeKeyedContainer<Key: CodingKey>: KeyedDecodingContainerProtocol {
 
 struct TapeUnkeyedContainer: UnkeyedDecodingContainer {
     let decoder: TapeDecoder
-    let array: Int
+    // 32-bit node indices (the tape's own width) keep the container within an existential's
+    // three-word inline buffer, so `unkeyedContainer()` does not allocate a box for it.
+    let arrayNode: Int32
     /// The node of the element at `currentIndex`.
-    private var element: Int
-    private(set) var currentIndex = 0
+    private var element: Int32
+    private var index: Int32 = 0
+
+    var array: Int { Int(arrayNode) }
+    var currentIndex: Int { Int(index) }
 
     init(decoder: TapeDecoder, array: Int) {
         self.decoder = decoder
-        self.array = array
-        self.element = array + 1
+        self.arrayNode = Int32(array)
+        self.element = Int32(array + 1)
     }
 
     var codingPath: [any CodingKey] { decoder.path(to: array) }
@@ -551,12 +560,12 @@ struct TapeUnkeyedContainer: UnkeyedDecodingContainer {
             throw DecodingError.valueNotFound(type, DecodingError.Context(
                 codingPath: codingPath + [TapeCodingKey(intValue: currentIndex)], debugDescription: "the array has only \(currentIndex) elements"))
         }
-        return element
+        return Int(element)
     }
 
     private mutating func advance() {
-        element = Int(decoder.nodes[element].next)
-        currentIndex += 1
+        element = decoder.nodes[Int(element)].next
+        index += 1
     }
 
     /// `read` gets the decoder as an argument: a closure capturing `self` would overlap this mutating access.

@@ -79,6 +79,21 @@ struct IntervalParsingTests {
         #expect(try JSONTapeDecoder().decode([AllocationKey].self, from: JSONTape(parsing: keyBytes))
                 == MessageEncoding.decoder().decode([AllocationKey].self, from: Data(keyBytes)))
 
+        // Figures and qualities take a hand-written path: every case, absent and null values, an unknown extra name.
+        let figures = Array(#"[{"quality":{"measured":{}},"value":1.5},{"quality":{"estimated":{"share":0.25}},"value":-0},{"quality":{"stale":{"ageMs":120000}}},{"quality":{"missing":{}},"value":null},{"quality":{"measured":{},"note":1},"value":2}]"#.utf8)
+        #expect(try JSONTapeDecoder().decode([Figure].self, from: JSONTape(parsing: figures))
+                == MessageEncoding.decoder().decode([Figure].self, from: Data(figures)))
+        for (broken, message) in [(#"[{"quality":{"estimated":{}}}]"#, #"/0/quality/estimated: missing member "share""#),
+                                  (#"[{"value":1}]"#, #"/0: missing member "quality""#),
+                                  (#"[{"quality":{"stale":{"ageMs":1.5}}}]"#, "/0/quality/stale/ageMs: number 1.5 is not a whole number in the range of Int64"),
+                                  (#"[{"quality":{"measured":[]}}]"#, "/0/quality/measured: expected an object, found an array"),
+                                  (#"[{"quality":{}}]"#, "/0/quality: Invalid number of keys found, expected one.")] {
+            #expect(throws: (any Error).self) { try MessageEncoding.decoder().decode([Figure].self, from: Data(broken.utf8)) }
+            #expect(throws: JSONDecodingError(pointer: String(message.prefix { $0 != ":" }), message: String(message.drop { $0 != ":" }.dropFirst(2)))) {
+                try JSONTapeDecoder().decode([Figure].self, from: JSONTape(parsing: Array(broken.utf8)))
+            }
+        }
+
         // Timestamps as ISO 8601 (the wire) or epoch milliseconds (older snapshots); integers beyond 2^53 exactly.
         let times = Array(#"["2026-03-01T00:15:00.000Z",1772324100000,"2026-03-01T00:15:00Z"]"#.utf8)
         let decoded = try JSONTapeDecoder().decode([UTCMilliseconds].self, from: JSONTape(parsing: times))
