@@ -105,6 +105,28 @@ struct IntervalParsingTests {
                 == MessageEncoding.decoder().decode([String].self, from: Data(escaped)))
     }
 
+    /// Numbers beyond the tape's exact fast path (17 significant digits, large and tiny exponents)
+    /// parse to the same bits as Swift's own `Double(String)`.
+    @Test func tapeNumbersAreCorrectlyRounded() throws {
+        var generator: UInt64 = 0x9E37_79B9_7F4A_7C15
+        var texts: [String] = ["249.99999999996362", "0.1", "-0", "1e-320", "1.7976931348623157e308", "2.2250738585072014e-308",
+                               "9007199254740993", "123456789012345678901234567890", "4.9e-324", "1E+2", "-3.0e-5"]
+        for _ in 0..<5000 {
+            generator = generator &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let value = Double(bitPattern: generator >> 1)
+            if value.isFinite { texts.append("\(value)") }
+            texts.append("\(Double(generator >> 11) / 1024)")
+        }
+        let document = Array(("[" + texts.joined(separator: ",") + "]").utf8)
+        let tape = try JSONTape(parsing: document)
+        var index = 1
+        for text in texts {
+            let expected = try #require(Double(text))
+            #expect(tape.nodes[index].number.bitPattern == expected.bitPattern, "\(text)")
+            index += 1
+        }
+    }
+
     /// The hash covers the record member's bytes exactly as published: agent messages verify;
     /// the same record content written with other whitespace or key order does not.
     @Test func hashCoversTheRecordBytesAsPublished() throws {
