@@ -146,6 +146,10 @@ final class TapeDecoder: Decoder {
         // The domain's most numerous values, decoded by hand (JSONTapeDecoder+HubDomain.swift).
         if T.self == Figure.self { return try figure(at: index) as! T }
         if T.self == Quality.self { return try quality(at: index) as! T }
+        if T.self == SiteFlows.self { return try siteFlows(at: index) as! T }
+        if T.self == BatteryOriginFlows.self { return try batteryOriginFlows(at: index) as! T }
+        if T.self == BatteryOriginState.self { return try batteryOriginState(at: index) as! T }
+        if T.self == HubTotals.self { return try hubTotals(at: index) as! T }
         let saved = node
         node = index
         defer { node = saved }

@@ -49,7 +49,7 @@ struct IntervalParsingTests {
         // payloads, flags, gap corrections, allocation keys with dictionaries and arrays.
         let texts = messages.map { String(decoding: $0.payload, as: UTF8.self) }
         for fragment in ["\"estimated\":{\"share\":", "\"missing\":{}", "\"staticShares\":{", "\"priority\":{", "\"equalShares\":{}",
-                         "\"gapCorrections\":[{", "\"battery\":{"] {
+                         "\"gapCorrections\":[{", "\"battery\":{", "\"sharedBatteryContent\":{", "\"flows\":{", "\"end\":{"] {
             #expect(texts.contains { $0.contains(fragment) }, "no message has \(fragment)")
         }
         for message in messages {
@@ -178,6 +178,10 @@ struct IntervalParsingTests {
         .init(name: "figure-as-text", from: #""pvWh":{"quality":{"measured":{}},"value":0}"#,
               to: #""pvWh":{"quality":{"measured":{}},"value":"0"}"#,
               detail: #"/record/participants/0/pvWh/value: expected a number, found string "0""#),
+        .init(name: "flow-missing", from: #""gridToLoadWh":500.00000000000864,"#, to: "",
+              detail: #"/record/participants/0/flows: missing member "gridToLoadWh""#),
+        .init(name: "hub-figure-as-text", from: #""poolLocalFraction":1,"#, to: #""poolLocalFraction":"1","#,
+              detail: #"/record/hub/poolLocalFraction: expected a number, found string "1""#),
         .init(name: "missing-hub-totals", from: #""hub":{"#, to: #""hubTotals":{"#, detail: #"/record: missing member "hub""#),
         .init(name: "missing-sequence", from: #","sequence":1}"#, to: "}", detail: #"/: missing member "sequence""#),
         .init(name: "fractional-sequence", from: #""sequence":1}"#, to: #""sequence":1.5}"#,
