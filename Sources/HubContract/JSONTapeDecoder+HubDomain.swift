@@ -68,6 +68,68 @@ extension TapeDecoder {
         }
     }
 
+    /// `ParticipantSettlement`: the identifier, six figures and `negativeConsumption` required, the rest optional.
+    func participantSettlement(at index: Int) throws -> ParticipantSettlement {
+        try requireObject(index, ParticipantSettlement.self)
+        var row = ParticipantSettlement(participant: "", importWh: .missing, exportWh: .missing, pvWh: .missing, batteryChargeWh: .missing,
+                                        batteryDischargeWh: .missing, consumptionWh: .missing)
+        var seen: UInt32 = 0
+        try forEachMember(index) { key, member in
+            func figure(_ bit: UInt32, _ field: inout Figure) throws {
+                field = try self.figure(at: member)
+                seen |= bit
+            }
+            func optional(_ field: inout Double?) throws {
+                field = isNull(member) ? nil : try double(at: member)
+            }
+            if keyEquals(key, "participant") { row.participant = ParticipantID(try string(at: member)); seen |= 1 << 0 }
+            else if keyEquals(key, "importWh") { try figure(1 << 1, &row.importWh) }
+            else if keyEquals(key, "exportWh") { try figure(1 << 2, &row.exportWh) }
+            else if keyEquals(key, "pvWh") { try figure(1 << 3, &row.pvWh) }
+            else if keyEquals(key, "batteryChargeWh") { try figure(1 << 4, &row.batteryChargeWh) }
+            else if keyEquals(key, "batteryDischargeWh") { try figure(1 << 5, &row.batteryDischargeWh) }
+            else if keyEquals(key, "consumptionWh") { try figure(1 << 6, &row.consumptionWh) }
+            else if keyEquals(key, "negativeConsumption") { row.negativeConsumption = try bool(at: member); seen |= 1 << 7 }
+            else if keyEquals(key, "allocatedWh") { try optional(&row.allocatedWh) }
+            else if keyEquals(key, "residualImportWh") { try optional(&row.residualImportWh) }
+            else if keyEquals(key, "residualExportWh") { try optional(&row.residualExportWh) }
+            else if keyEquals(key, "collectiveProductionShareWh") { try optional(&row.collectiveProductionShareWh) }
+            else if keyEquals(key, "collectiveResidualExportShareWh") { try optional(&row.collectiveResidualExportShareWh) }
+            else if keyEquals(key, "importLocalWh") { try optional(&row.importLocalWh) }
+            else if keyEquals(key, "gridOriginToLoadWh") { try optional(&row.gridOriginToLoadWh) }
+            else if keyEquals(key, "flows") { row.flows = isNull(member) ? nil : try siteFlows(at: member) }
+            else if keyEquals(key, "battery") { row.battery = isNull(member) ? nil : try batteryOriginFlows(at: member) }
+            else if keyEquals(key, "sharedBatteryContent") { row.sharedBatteryContent = isNull(member) ? nil : try batteryOriginState(at: member) }
+        }
+        try requireAll(seen, count: 8, ["participant", "importWh", "exportWh", "pvWh", "batteryChargeWh", "batteryDischargeWh", "consumptionWh",
+                                        "negativeConsumption"], in: index)
+        return row
+    }
+
+    /// `AssetSettlement`: identifier, kind, three figures and the ownership required, the rest optional.
+    func assetSettlement(at index: Int) throws -> AssetSettlement {
+        try requireObject(index, AssetSettlement.self)
+        var row = AssetSettlement(asset: "", kind: .pvInverter, productionWh: .missing, chargeWh: .missing, dischargeWh: .missing, ownership: [])
+        var seen: UInt32 = 0
+        try forEachMember(index) { key, member in
+            func optional(_ field: inout Double?) throws {
+                field = isNull(member) ? nil : try double(at: member)
+            }
+            if keyEquals(key, "asset") { row.asset = AssetID(try string(at: member)); seen |= 1 << 0 }
+            else if keyEquals(key, "kind") { row.kind = try unbox(DeviceKind.self, at: member); seen |= 1 << 1 }
+            else if keyEquals(key, "productionWh") { row.productionWh = try figure(at: member); seen |= 1 << 2 }
+            else if keyEquals(key, "chargeWh") { row.chargeWh = try figure(at: member); seen |= 1 << 3 }
+            else if keyEquals(key, "dischargeWh") { row.dischargeWh = try figure(at: member); seen |= 1 << 4 }
+            else if keyEquals(key, "ownership") { row.ownership = try unbox([OwnershipShare].self, at: member); seen |= 1 << 5 }
+            else if keyEquals(key, "chargeFromPoolWh") { try optional(&row.chargeFromPoolWh) }
+            else if keyEquals(key, "chargeFromGridWh") { try optional(&row.chargeFromGridWh) }
+            else if keyEquals(key, "residualExportWh") { try optional(&row.residualExportWh) }
+            else if keyEquals(key, "battery") { row.battery = isNull(member) ? nil : try batteryOriginFlows(at: member) }
+        }
+        try requireAll(seen, count: 6, ["asset", "kind", "productionWh", "chargeWh", "dischargeWh", "ownership"], in: index)
+        return row
+    }
+
     /// `SiteFlows`: ten required numbers.
     func siteFlows(at index: Int) throws -> SiteFlows {
         try requireObject(index, SiteFlows.self)

@@ -150,6 +150,8 @@ final class TapeDecoder: Decoder {
         if T.self == BatteryOriginFlows.self { return try batteryOriginFlows(at: index) as! T }
         if T.self == BatteryOriginState.self { return try batteryOriginState(at: index) as! T }
         if T.self == HubTotals.self { return try hubTotals(at: index) as! T }
+        if T.self == ParticipantSettlement.self { return try participantSettlement(at: index) as! T }
+        if T.self == AssetSettlement.self { return try assetSettlement(at: index) as! T }
         let saved = node
         node = index
         defer { node = saved }

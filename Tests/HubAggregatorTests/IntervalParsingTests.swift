@@ -180,6 +180,8 @@ struct IntervalParsingTests {
               detail: #"/record/participants/0/pvWh/value: expected a number, found string "0""#),
         .init(name: "flow-missing", from: #""gridToLoadWh":500.00000000000864,"#, to: "",
               detail: #"/record/participants/0/flows: missing member "gridToLoadWh""#),
+        .init(name: "participant-flag-missing", from: #""negativeConsumption":false,"participant":"alpha""#, to: #""participant":"alpha""#,
+              detail: #"/record/participants/0: missing member "negativeConsumption""#),
         .init(name: "hub-figure-as-text", from: #""poolLocalFraction":1,"#, to: #""poolLocalFraction":"1","#,
               detail: #"/record/hub/poolLocalFraction: expected a number, found string "1""#),
         .init(name: "missing-hub-totals", from: #""hub":{"#, to: #""hubTotals":{"#, detail: #"/record: missing member "hub""#),
