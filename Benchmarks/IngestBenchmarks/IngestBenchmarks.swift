@@ -71,6 +71,34 @@ func parkMessage(participants count: Int) throws -> IntervalMessage {
     }
 }
 
+/// The test fixture's record (`AggregatorFixtures.records`: two companies, no PV at alpha, no
+/// batteries, no shared assets; 2.9 kB), the record docs/aggregator.md's first timings used.
+func fixtureMessage() throws -> IntervalMessage {
+    let start = UTCMilliseconds(epochSeconds: 1_772_323_200)
+    let model = HubModel(hubID: "park-a", participants: [
+        Participant(id: "alpha", devices: [Device(id: "alpha-grid", kind: .gridMeter)]),
+        Participant(id: "beta", devices: [Device(id: "beta-grid", kind: .gridMeter), Device(id: "beta-pv", kind: .pvInverter)]),
+    ])
+    var ledger = try SettlementLedger(model: model, startingAt: start)
+    var counters = (alphaImport: 1000.0, betaExport: 5000.0, betaPV: 200.0)
+    var now = start
+    while true {
+        _ = ledger.ingest(DeviceSample(device: "alpha-grid", at: now, powerW: 2000,
+                                       counters: CounterValues(gridImportWh: counters.alphaImport, gridExportWh: 0)))
+        _ = ledger.ingest(DeviceSample(device: "beta-grid", at: now, powerW: -1000,
+                                       counters: CounterValues(gridImportWh: 0, gridExportWh: counters.betaExport)))
+        _ = ledger.ingest(DeviceSample(device: "beta-pv", at: now, powerW: 3000, counters: CounterValues(pvProductionWh: counters.betaPV)))
+        if let record = ledger.advance(to: now).first {
+            return try IntervalMessage.make(record: record, sequence: 1, previousHash: IntervalMessage.genesisHash,
+                                            kpiDefinitions: KPIDefinitions.version, agentVersion: "test")
+        }
+        now = now.adding(milliseconds: 10_000)
+        counters.alphaImport += 2000.0 * 10 / 3600
+        counters.betaExport += 1000.0 * 10 / 3600
+        counters.betaPV += 3000.0 * 10 / 3600
+    }
+}
+
 /// The repository's v1 schemas, as the aggregator loads them.
 let schemas = try! MessageSchemas.load(directory: URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path + "/Config/schemas/v1")
@@ -102,7 +130,7 @@ func foundationParseAndCheck(_ payload: [UInt8]) -> IntervalRecord {
 let messages: [(name: String, payload: [UInt8])] = [2, 5, 20].map { count in
     let message = try! parkMessage(participants: count)
     return ("\(count) participants, \(message.payload.count) bytes", message.payload)
-}
+} + [("test fixture, \(try! fixtureMessage().payload.count) bytes", try! fixtureMessage().payload)]
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration.maxDuration = .seconds(3)
