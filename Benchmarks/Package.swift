@@ -27,6 +27,17 @@ let package = Package(
             path: "HubDomainBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // The aggregator's per-message parsing and checking (schema, decoding, chain hash).
+        .executableTarget(
+            name: "IngestBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "HubContract", package: hubmeterPackage),
+                .product(name: "HubDomain", package: hubmeterPackage),
+            ],
+            path: "IngestBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         // The baseline: a plain C loop of modbus_read_registers.
         .target(
             name: "CModbusLoop",

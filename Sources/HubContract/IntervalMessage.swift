@@ -5,10 +5,12 @@ import HubSupport
 /// The interval message (`hubmeter/v1/{hub}/interval`): one settlement record, numbered per hub
 /// and chained by hash so that gaps and tampering can be detected downstream.
 ///
-/// The record is embedded as canonical JSON bytes (see `MessageEncoding`); the chain hash is
-/// `SHA-256("hubmeter-chain/1\n{hub}\n{sequence}\n{previous_hash}\n{record bytes}")`, hex.
-/// A verifier decodes the record, re-encodes it canonically (or takes the member's raw bytes),
-/// and recomputes.
+/// The chain hash is `SHA-256("hubmeter-chain/1\n{hub}\n{sequence}\n{previousHash}\n" ‖ recordBytes)`,
+/// hex, where `recordBytes` are the bytes of the payload's `record` member exactly as published:
+/// from its opening `{` to its closing `}`, nothing added, removed or re-encoded. The agent writes
+/// them as canonical JSON (``MessageEncoding``: keys sorted, no whitespace) and splices them into
+/// the payload verbatim, so a verifier needs no JSON encoder, only the member's byte range; the
+/// same content with other whitespace or key order is other bytes and fails the check.
 public struct IntervalMessage: Sendable, Equatable {
     public static let schema = "hubmeter/v1/interval"
     public static let chainVersion = "hubmeter-chain/1"
@@ -22,7 +24,7 @@ public struct IntervalMessage: Sendable, Equatable {
     public var kpiDefinitions: String
     public var agentVersion: String
     public var recordID: String
-    /// Canonical JSON of the `IntervalRecord`.
+    /// The `record` member's bytes as published (canonical JSON when the agent made them); the hash covers exactly these.
     public var recordJSON: [UInt8]
 
     public static func chainHash(hub: String, sequence: Int64, previousHash: String, recordJSON: [UInt8]) -> String {
@@ -65,6 +67,19 @@ public struct IntervalMessage: Sendable, Equatable {
 
     /// Parses and checks a received payload: envelope fields present, record decodable, hash correct.
     public static func parse(_ payload: [UInt8]) throws(IntervalMessageError) -> (IntervalMessage, IntervalRecord) {
+        let tape: JSONTape
+        do { tape = try JSONTape(parsing: payload) } catch {
+            throw IntervalMessageError(.malformed, error.description)
+        }
+        return try parse(tape)
+    }
+
+    /// Checks a payload that is already parsed (the aggregator validated this tape against the
+    /// schema): decodes envelope and record from the tape and hashes the record member's bytes
+    /// in place, so the payload is read once and the record never re-encoded.
+    public static func parse(_ tape: JSONTape) throws(IntervalMessageError) -> (IntervalMessage, IntervalRecord) {
+        // The envelope without the record: the record is decoded from its own node below, and its
+        // byte range found from the same node, so what is hashed is exactly what is decoded.
         struct Envelope: Decodable {
             var schema: String
             var hub: String
@@ -74,34 +89,36 @@ public struct IntervalMessage: Sendable, Equatable {
             var kpiDefinitions: String
             var agentVersion: String
             var recordID: String
-            var record: IntervalRecord
         }
+        let decoder = JSONTapeDecoder()
         let envelope: Envelope
+        let record: IntervalRecord
+        let recordNode: Int
         do {
-            envelope = try MessageEncoding.decoder().decode(Envelope.self, from: Data(payload))
+            envelope = try decoder.decode(Envelope.self, from: tape)
+            guard let node = tape.member("record") else {
+                throw JSONDecodingError(pointer: "", message: "missing member \"record\"")
+            }
+            recordNode = node
+            record = try decoder.decode(IntervalRecord.self, from: tape, at: recordNode)
         } catch {
-            throw IntervalMessageError(.malformed, String(describing: error))
+            throw IntervalMessageError(.malformed, "\(error)")
         }
         guard envelope.schema == schema else {
             throw IntervalMessageError(.wrongSchema, "expected schema \(schema), found \(envelope.schema)")
         }
-        let recordJSON: [UInt8]
-        do {
-            recordJSON = try MessageEncoding.encode(envelope.record)
-        } catch {
-            throw IntervalMessageError(.malformed, "record cannot be re-encoded: \(error)")
-        }
+        let recordJSON = Array(tape.rawBytes(of: recordNode))
         let message = IntervalMessage(hub: envelope.hub, sequence: envelope.sequence, previousHash: envelope.previousHash,
                                       hash: envelope.hash, kpiDefinitions: envelope.kpiDefinitions,
                                       agentVersion: envelope.agentVersion, recordID: envelope.recordID, recordJSON: recordJSON)
         let expected = chainHash(hub: envelope.hub, sequence: envelope.sequence, previousHash: envelope.previousHash, recordJSON: recordJSON)
         guard expected == envelope.hash else {
-            throw IntervalMessageError(.hashMismatch, "hash \(envelope.hash) does not match the content (expected \(expected))")
+            throw IntervalMessageError(.hashMismatch, "hash \(envelope.hash) does not match the content (expected \(expected) over the record member's bytes as published)")
         }
-        guard envelope.record.hubID.rawValue == envelope.hub, envelope.record.id == envelope.recordID else {
-            throw IntervalMessageError(.inconsistent, "record \(envelope.record.id) of hub \(envelope.record.hubID.rawValue) does not match the envelope (\(envelope.recordID), \(envelope.hub))")
+        guard record.hubID.rawValue == envelope.hub, record.id == envelope.recordID else {
+            throw IntervalMessageError(.inconsistent, "record \(record.id) of hub \(record.hubID.rawValue) does not match the envelope (\(envelope.recordID), \(envelope.hub))")
         }
-        return (message, envelope.record)
+        return (message, record)
     }
 }
 

@@ -4,7 +4,7 @@ import HubSupport
 
 /// Checks one received MQTT message against the topic contract v1, without I/O: topic shape,
 /// size limit, the v1 JSON Schema (``MessageSchemas``), typed decoding and hash (through
-/// ``IntervalMessage/parse(_:)``), and that the hub in the payload is the hub of the topic. What passes becomes an ``AcceptedInterval`` for the store;
+/// ``IntervalMessage/parse(_:)``, on the tape the schema was checked on), and that the hub in the payload is the hub of the topic. What passes becomes an ``AcceptedInterval`` for the store;
 /// what fails becomes a ``Rejection`` that is counted and logged, never stored.
 ///
 /// Sequence and chain bookkeeping needs the records already stored (they may arrive out of order,
@@ -53,10 +53,12 @@ public struct IntervalIngest: Sendable {
             return .rejected(Rejection(topic: topic, reason: .oversized,
                                        detail: "\(payload.count) bytes, limit \(maxMessageBytes)", hub: topicHub))
         }
+        // Parsed once: the tape the schema was checked on is the one the message is decoded and hashed from.
+        var validated: JSONTape?
         if let schemas {
             switch (kind == "status" ? schemas.status : schemas.interval).validate(payload) {
-            case .valid:
-                break
+            case .valid(let tape):
+                validated = tape
             case .notJSON(let error):
                 return .rejected(Rejection(topic: topic, reason: .malformed, detail: error.description, hub: topicHub))
             case .invalid(let violations):
@@ -68,7 +70,7 @@ public struct IntervalIngest: Sendable {
         if kind == "status" {
             let status: StatusMessage
             do {
-                status = try MessageEncoding.decoder().decode(StatusMessage.self, from: Data(payload))
+                status = try JSONTapeDecoder().decode(StatusMessage.self, from: try validated ?? JSONTape(parsing: payload))
             } catch {
                 return .rejected(Rejection(topic: topic, reason: .malformed, detail: "\(error)", hub: topicHub))
             }
@@ -84,7 +86,11 @@ public struct IntervalIngest: Sendable {
         let message: IntervalMessage
         let record: IntervalRecord
         do {
-            (message, record) = try IntervalMessage.parse(payload)
+            if let validated {
+                (message, record) = try IntervalMessage.parse(validated)
+            } else {
+                (message, record) = try IntervalMessage.parse(payload)
+            }
         } catch {
             let reason: Rejection.Reason = switch error.kind {
             case .malformed: .malformed

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A parsed JSON document as one flat array of nodes (a "tape") that points into the payload
 /// bytes: strings and keys are byte ranges, not `String`s, so parsing a message costs one
 /// allocation for the node array (and none per member). Used by ``JSONSchemaValidator``.
@@ -282,13 +290,32 @@ public struct JSONTape: Sendable {
                 if power < 0 { value /= Self.powersOfTen[-power] } else if power > 0 { value *= Self.powersOfTen[power] }
                 if negative { value = -value }
             } else {
-                guard let parsed = Double(String(decoding: UnsafeBufferPointer(rebasing: input[start..<position]), as: UTF8.self)) else {
+                guard let parsed = Self.parseDouble(UnsafeBufferPointer(rebasing: input[start..<position])) else {
                     throw failure("invalid number")
                 }
                 value = parsed
             }
             nodes.append(Node(kind: .number, hasEscapes: false, start: Int32(start), end: Int32(position), count: 0,
                               next: Int32(nodes.count + 1), number: value))
+        }
+
+        /// A number outside the exact fast path: the agent's figures have up to 17 significant
+        /// digits (`249.99999999996362`), so this is most numbers of a record. `strtod` on a
+        /// NUL-terminated copy on the stack is correctly rounded and allocates nothing (a `String`
+        /// per number was most of the tape's allocations). Should the process's locale not use `.`
+        /// as the decimal point, `strtod` stops early; then the locale-independent `Double(String)` decides.
+        static func parseDouble(_ text: UnsafeBufferPointer<UInt8>) -> Double? {
+            if text.count < 64 {
+                let parsed = withUnsafeTemporaryAllocation(of: CChar.self, capacity: text.count + 1) { buffer -> Double? in
+                    for index in 0..<text.count { buffer[index] = CChar(bitPattern: text[index]) }
+                    buffer[text.count] = 0
+                    var end: UnsafeMutablePointer<CChar>?
+                    let value = strtod(buffer.baseAddress!, &end)
+                    return end == buffer.baseAddress! + text.count ? value : nil
+                }
+                if let parsed { return parsed }
+            }
+            return Double(String(decoding: text, as: UTF8.self))
         }
 
         mutating func container(object: Bool, into nodes: inout [Node], depth: Int) throws(JSONSyntaxError) {
