@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the demo hub on this machine: a local mosquitto broker, the built-in simulator serving
 # Config/demo/scenario.yaml (four companies and a collective battery over Modbus TCP on loopback
-# ports 15020-15024), the hub agent and, once it exists, the regional aggregator (SQLite).
+# ports 15020-15024), the hub agent and the regional aggregator (SQLite).
 # Everything listens on 127.0.0.1 only and is stopped on Ctrl-C.
 #
 #   scripts/demo.sh [--speed N] [--duration SECONDS] [--no-build]
@@ -138,7 +138,7 @@ if ! kill -0 "$agent_pid" 2>/dev/null; then
   tail -n 10 "$workdir/agent.log" | sed 's/^/   /'
 fi
 
-# 4. The aggregator (issue #7), if it exists yet.
+# 4. The regional aggregator.
 aggregator_http="$(free_port)"
 mkdir -p "$workdir/aggregator"
 sed -e "s|^  port: 1883 .*|  port: $mqtt_port|" \
@@ -153,7 +153,7 @@ if kill -0 "${pids[-1]}" 2>/dev/null; then
   aggregator_running=true
 else
   wait "${pids[-1]}" 2>/dev/null || true
-  echo "demo: the aggregator is missing: $(tail -n 1 "$workdir/aggregator.log")"
+  echo "demo: the aggregator did not start: $(tail -n 1 "$workdir/aggregator.log")"
 fi
 
 echo
@@ -168,7 +168,7 @@ fi
 if $aggregator_running; then
   echo "   aggregator: http://127.0.0.1:$aggregator_http/ (web page)  http://127.0.0.1:$aggregator_http/api/ (API, token: demo)"
 else
-  echo "   aggregator: not available yet (issue #7)"
+  echo "   aggregator: not running (see its log)"
 fi
 echo "   logs:       $workdir/{simulator,agent,aggregator,mosquitto}.log"
 echo "   read a device yourself: python3 Tests/Peers/pymodbus_peer.py client-tcp --port 15021 --unit 1 --address 40000 --count 4"
