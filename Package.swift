@@ -137,7 +137,9 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         // Real helpers for tests: a mosquitto broker, peer processes, free ports. Not shipped.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Process set-up of the test bundle (SIGPIPE ignored, as in the executable).
+        .target(name: "CTestSupport", path: "Tests/CTestSupport"),
+        .target(name: "TestSupport", dependencies: ["CTestSupport"], path: "Tests/TestSupport"),
         .testTarget(name: "ModbusIOTests", dependencies: ["ModbusIO", "HubSupport", "TestSupport"]),
         .testTarget(name: "HubAgentTests", dependencies: ["HubAgent", "HubContract", "HubDomain", "MQTTIO", "HubSupport", "TestSupport"]),
         .testTarget(name: "DeviceProfilesTests", dependencies: ["DeviceProfiles", "ConfigReading", "TestSupport"], exclude: ["Fixtures"]),
@@ -161,7 +163,7 @@ let package = Package(
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .testTarget(name: "MQTTIOTests", dependencies: ["MQTTIO", "HubSupport", "TestSupport"]),
-        .testTarget(name: "HubSupportTests", dependencies: ["HubSupport", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "HubSupportTests", dependencies: ["HubSupport", "TestSupport", "CTestSupport", .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import HubSupport
 
 /// The `hubmeter` command line: one binary for every role.
@@ -31,6 +34,9 @@ struct VersionCommand: ParsableCommand {
 /// The process entry point, so the executable needs no knowledge of the argument parser.
 public enum HubmeterEntryPoint {
     public static func run() async {
+        // A peer that closes its socket must give us EPIPE, not a fatal signal: OpenSSL writes to
+        // the MQTT socket with write(2), so a TLS broker going away mid-write would kill the agent.
+        signal(SIGPIPE, SIG_IGN)
         await Hubmeter.main()
     }
 }
