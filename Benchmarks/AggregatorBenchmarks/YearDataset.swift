@@ -8,7 +8,7 @@ import PostgresNIO
 /// straight into the aggregator's schema (made by the store's own migrations): interval rows,
 /// company rows, and the daily and monthly rollups aggregated from those rows, as the store keeps
 /// them. Every 10 007th interval of a hub is missing (a few gaps per hub-year, so that the gap search
-/// has days to look into). Payloads are empty: no query reads them. Built once and kept.
+/// has days to look into). Payloads are empty (in SQLite, one shared empty payload row): no query reads them. Built once and kept.
 struct YearDataset: Sendable {
     var hubs: Int
     var companies: Int
@@ -73,13 +73,14 @@ struct YearDataset: Sendable {
                            \(Self.participantValues(least: "min", greatest: "max"))
                     FROM (\(Self.participantSelect)) WHERE i % 10007 != 5 ORDER BY interval_start, participant
                     """, arguments: [hub, Self.yearStart])
-                // Hub rows: the sums of its companies.
+                // Hub rows: the sums of its companies; all point at one empty payload (schema v3: payloads in their own table).
+                try db.execute(sql: "INSERT OR IGNORE INTO interval_payload (id, payload) VALUES (1, x'')")
                 try db.execute(sql: """
                     INSERT INTO interval_record (hub, interval_start, sequence, record_id, hash, previous_hash, kpi_definitions, agent_version,
-                        payload, received_at, chain, complete, estimated_share, raw_consumption, raw_import, raw_export, raw_production, \(h))
+                        payload_id, received_at, chain, complete, estimated_share, raw_consumption, raw_import, raw_export, raw_production, \(h))
                     SELECT hub, interval_start, (interval_start - ?2) / 900000 + 1, hub || ':' || interval_start,
                            printf('%064x', interval_start), printf('%064x', interval_start - 900000), 'hubmeter-kpi/1', 'bench',
-                           x'', interval_start + 900000, 'linked', 1, 0,
+                           1, interval_start + 900000, 'linked', 1, 0,
                            SUM(p_site_consumption), SUM(e_import), SUM(e_export), SUM(e_production),
                            1, 0, 0, 0, SUM(e_import), SUM(e_export), SUM(p_site_consumption), SUM(e_production), SUM(p_grid_origin),
                            SUM(e_import), SUM(e_export), SUM(e_production), 0, 0, 0, 0

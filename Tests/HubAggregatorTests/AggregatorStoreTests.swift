@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HubAggregator
 import HubContract
 import HubDomain
@@ -209,6 +210,47 @@ struct AggregatorStoreTests {
             let outcomes = try await storeAll(more, in: migrated)
             #expect(outcomes.filter { $0 == .duplicate }.count == 20 * 96 && outcomes.suffix(4).allSatisfy { $0 == .stored(chain: .linked) })
             #expect(try await migrated.sums(hub: "park-a", from: from, to: to).receivedIntervals == 20 * 96 + 4)
+        }
+    }
+
+    /// Schema v3 of the SQLite store keeps payloads in `interval_payload` (PostgreSQL keeps them
+    /// inline: TOAST already stores large values out of line). A database of schema v2 keeps every
+    /// payload byte through the migration, and ingest goes on from there.
+    @Test func payloadMigrationKeepsEveryPayload() async throws {
+        let accepted = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 6)).map { try accept($0) }
+        func storedPayloads(_ path: String) async throws -> [Int64: [UInt8]] {
+            let queue = try DatabaseQueue(path: path)
+            return try await queue.read { db in
+                var payloads: [Int64: [UInt8]] = [:]
+                for row in try Row.fetchAll(db, sql: """
+                    SELECT r.interval_start, p.payload FROM interval_record r JOIN interval_payload p ON p.id = r.payload_id
+                    WHERE r.hub = 'park-a'
+                    """) {
+                    payloads[row[0]] = [UInt8](row[1] as Data)
+                }
+                return payloads
+            }
+        }
+        func expected(_ records: ArraySlice<AcceptedInterval>) -> [Int64: [UInt8]] {
+            Dictionary(uniqueKeysWithValues: records.map { ($0.record.interval.start.rawValue, $0.payload) })
+        }
+        try await StoreBackend.sqlite.withStore { store, openAnother in
+            let path = try #require(store as? SQLiteAggregatorStore).path
+            #expect(try await store.store(Array(accepted.prefix(5))) == Array(repeating: .stored(chain: .linked), count: 5))
+            #expect(try await storedPayloads(path) == expected(accepted.prefix(5)))
+            // Back to schema v2: the payload in `interval_record`, no payload table, v3 not applied.
+            try await StoreBackend.execute(["ALTER TABLE interval_record ADD COLUMN payload BLOB",
+                                            "UPDATE interval_record SET payload = (SELECT payload FROM interval_payload WHERE id = payload_id)",
+                                            "ALTER TABLE interval_record DROP COLUMN payload_id",
+                                            "DROP TABLE interval_payload",
+                                            "DELETE FROM grdb_migrations WHERE identifier = 'v3-payload-table'"], on: store)
+            let migrated = try await openAnother()
+            #expect(try await storedPayloads(path) == expected(accepted.prefix(5)))
+            #expect(try await migrated.sums(hub: "park-a", from: AggregatorFixtures.start, to: now).chain == [.linked: 5])
+            // Replays are still duplicates, and the next record is stored and linked, with its payload.
+            #expect(try await migrated.store(accepted) == Array(repeating: .duplicate, count: 5) + [.stored(chain: .linked)])
+            #expect(try await storedPayloads(path) == expected(accepted[...]))
+            #expect(try await migrated.sums(hub: "park-a", from: AggregatorFixtures.start, to: now).receivedIntervals == 6)
         }
     }
 

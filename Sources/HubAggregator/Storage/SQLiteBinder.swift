@@ -1,5 +1,6 @@
 import GRDB
 import GRDBSQLite
+import HubDomain
 
 /// Binds values straight into a prepared GRDB statement with SQLite's C API, in parameter order.
 ///
@@ -56,4 +57,9 @@ struct SQLiteBinder {
     mutating func bind(_ values: [Double]) {
         for value in values { bind(value) }
     }
+
+    // The columns of ``StoreColumns`` straight from the sums, without an array per group.
+    mutating func bind(_ kpis: HubKPIs) { StoreColumns.forEach(kpis) { bind($0) } }
+    mutating func bind(_ kpis: ParticipantKPIs) { StoreColumns.forEach(kpis) { bind($0) } }
+    mutating func bind(_ energy: EnergyTotals) { StoreColumns.forEach(energy) { bind($0) } }
 }

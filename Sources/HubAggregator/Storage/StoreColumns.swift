@@ -14,19 +14,71 @@ enum StoreColumns {
     static let hubAndEnergy = hub + energy
     static let participantAndEnergy = participant + energy
 
+    // One definition of each column order: `values` (PostgreSQL binds, tests), the SQLite binds and
+    // the rollup sums all go through `forEach`, so the orders cannot drift apart. The ingest path
+    // uses `forEach` directly: `values` allocates an array, and that was several arrays per record.
+
+    /// `body` with each value of `k`, in the order of ``hub``.
+    @inline(__always)
+    static func forEach(_ k: HubKPIs, _ body: (Double) -> Void) {
+        body(Double(k.intervals)); body(Double(k.excludedIntervals)); body(Double(k.negativeConsumptionIntervals))
+        body(Double(k.estimatedIntervals)); body(k.gridImportWh); body(k.gridExportWh); body(k.consumptionWh)
+        body(k.productionWh); body(k.gridOriginToLoadWh)
+    }
+
+    /// `body` with each value of `k`, in the order of ``participant``.
+    @inline(__always)
+    static func forEach(_ k: ParticipantKPIs, _ body: (Double) -> Void) {
+        body(Double(k.siteIntervals)); body(k.siteImportWh); body(k.siteExportWh); body(k.siteProductionWh)
+        body(k.siteConsumptionWh); body(Double(k.sharedIntervals)); body(k.sharedConsumptionWh); body(k.residualImportWh)
+        body(k.residualExportWh); body(k.sharedProductionWh); body(k.gridOriginToLoadWh); body(Double(k.excludedIntervals))
+        body(Double(k.negativeConsumptionIntervals)); body(Double(k.estimatedIntervals))
+    }
+
+    /// `body` with each value of `e`, in the order of ``energy``.
+    @inline(__always)
+    static func forEach(_ e: EnergyTotals, _ body: (Double) -> Void) {
+        body(e.importWh); body(e.exportWh); body(e.productionWh); body(e.batteryChargeWh); body(e.batteryDischargeWh)
+        body(e.sharedWh); body(Double(e.missingFigures))
+    }
+
     static func values(_ k: HubKPIs) -> [Double] {
-        [Double(k.intervals), Double(k.excludedIntervals), Double(k.negativeConsumptionIntervals), Double(k.estimatedIntervals),
-         k.gridImportWh, k.gridExportWh, k.consumptionWh, k.productionWh, k.gridOriginToLoadWh]
+        var values: [Double] = []
+        values.reserveCapacity(16) // the largest group has 14
+        forEach(k) { values.append($0) }
+        return values
     }
 
     static func values(_ k: ParticipantKPIs) -> [Double] {
-        [Double(k.siteIntervals), k.siteImportWh, k.siteExportWh, k.siteProductionWh, k.siteConsumptionWh,
-         Double(k.sharedIntervals), k.sharedConsumptionWh, k.residualImportWh, k.residualExportWh, k.sharedProductionWh,
-         k.gridOriginToLoadWh, Double(k.excludedIntervals), Double(k.negativeConsumptionIntervals), Double(k.estimatedIntervals)]
+        var values: [Double] = []
+        values.reserveCapacity(16) // the largest group has 14
+        forEach(k) { values.append($0) }
+        return values
     }
 
     static func values(_ e: EnergyTotals) -> [Double] {
-        [e.importWh, e.exportWh, e.productionWh, e.batteryChargeWh, e.batteryDischargeWh, e.sharedWh, Double(e.missingFigures)]
+        var values: [Double] = []
+        values.reserveCapacity(16) // the largest group has 14
+        forEach(e) { values.append($0) }
+        return values
+    }
+
+    /// Adds `k` and `e` to `sum`, a vector in the order of ``hubAndEnergy``, in place.
+    static func add(_ k: HubKPIs, _ e: EnergyTotals, to sum: inout [Double]) {
+        sum.withUnsafeMutableBufferPointer { sum in
+            var index = 0
+            forEach(k) { sum[index] += $0; index += 1 }
+            forEach(e) { sum[index] += $0; index += 1 }
+        }
+    }
+
+    /// Adds `k` and `e` to `sum`, a vector in the order of ``participantAndEnergy``, in place.
+    static func add(_ k: ParticipantKPIs, _ e: EnergyTotals, to sum: inout [Double]) {
+        sum.withUnsafeMutableBufferPointer { sum in
+            var index = 0
+            forEach(k) { sum[index] += $0; index += 1 }
+            forEach(e) { sum[index] += $0; index += 1 }
+        }
     }
 
     /// `v` in the order of ``hubAndEnergy``.
@@ -91,28 +143,29 @@ struct RollupBatch {
     var isEmpty: Bool { hub[.day]!.isEmpty }
 
     mutating func add(hub id: String, start: Int64, sums: IntervalSums) {
-        let hubValues = StoreColumns.values(sums.hub) + StoreColumns.values(sums.energy)
-        let participantValues = zip(sums.participants, sums.participantEnergy).map {
-            ($0.participant.rawValue, StoreColumns.values($0) + StoreColumns.values($1))
-        }
+        let estimated = sums.estimatedShare > 0 ? 1 : 0
         for grain in Grain.allCases {
             let bucket = grain == .day ? UTCCalendar.floorDay(start) : UTCCalendar.floorMonth(start)
-            let key = HubKey(hub: id, bucket: bucket)
-            var increment = hub[grain]![key] ?? HubIncrement(values: Array(repeating: 0, count: hubValues.count))
-            increment.received += 1
-            increment.estimated += sums.estimatedShare > 0 ? 1 : 0
-            Self.add(hubValues, to: &increment.values)
-            hub[grain]![key] = increment
-            for (participantID, values) in participantValues {
-                let key = ParticipantKey(hub: id, bucket: bucket, participant: participantID)
-                var sum = participant[grain]![key] ?? Array(repeating: 0, count: values.count)
-                Self.add(values, to: &sum)
-                participant[grain]![key] = sum
+            // Summed in place through the `default:` subscripts: reading an increment out, adding to it
+            // and writing it back copied its array (copy on write) for every record and key.
+            let hubKey = HubKey(hub: id, bucket: bucket)
+            hub[grain, default: [:]][hubKey, default: HubIncrement(values: Self.zeros(StoreColumns.hubAndEnergy.count))]
+                .add(sums.hub, sums.energy, estimated: estimated)
+            for (kpis, energy) in zip(sums.participants, sums.participantEnergy) {
+                let key = ParticipantKey(hub: id, bucket: bucket, participant: kpis.participant.rawValue)
+                StoreColumns.add(kpis, energy,
+                                 to: &participant[grain, default: [:]][key, default: Self.zeros(StoreColumns.participantAndEnergy.count)])
             }
         }
     }
 
-    private static func add(_ values: [Double], to sum: inout [Double]) {
-        for index in values.indices { sum[index] += values[index] }
+    private static func zeros(_ count: Int) -> [Double] { Array(repeating: 0, count: count) }
+}
+
+extension RollupBatch.HubIncrement {
+    mutating func add(_ kpis: HubKPIs, _ energy: EnergyTotals, estimated: Int) {
+        received += 1
+        self.estimated += estimated
+        StoreColumns.add(kpis, energy, to: &values)
     }
 }
