@@ -38,7 +38,7 @@ struct AgentCommand: AsyncParsableCommand {
         sigemptyset(&empty)
         pthread_sigmask(SIG_SETMASK, &empty, nil)
         // Two malloc arenas instead of eight per core: the bus threads allocate little and rarely
-        // at the same time, and every extra arena keeps its own free pages (about 4 MiB with 200 buses).
+        // at the same time, and every extra arena keeps its own free pages (about 2 MiB with 200 buses).
         _ = hubmeter_limit_malloc_arenas(2)
         let status = await AgentDaemon.run(.init(configurationPath: config, dataDirectory: dataDirectory,
                                                  environment: ProcessEnvironment.current, version: HubmeterVersion.current,
