@@ -128,6 +128,13 @@ public struct AcceptedInterval: Sendable {
         self.receivedAt = receivedAt
         self.sums = IntervalSums(record: record)
     }
+
+    /// The hub's production as recorded (companies' PV plus collective PV); nil when either part
+    /// is missing, never a partial sum. Stored as `raw_production` by both stores.
+    public var rawProductionWh: Double? {
+        let totals = record.hub
+        return totals.participantPVWh.flatMap { pv in totals.collectivePVWh.map { pv + $0 } }
+    }
 }
 
 /// A message that was counted, logged and dropped.

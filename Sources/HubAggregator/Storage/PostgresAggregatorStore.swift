@@ -322,7 +322,6 @@ public final class PostgresAggregatorStore: AggregatorStore {
         let chain = SQLiteAggregatorStore.chain(of: message, previousHash: previousHash)
         let sums = accepted.sums
         let totals = accepted.record.hub
-        let production: Double? = totals.participantPVWh.flatMap { pv in totals.collectivePVWh.map { pv + $0 } }
         var record = PostgresBindings(capacity: recordColumns.count)
         record.append(message.hub)
         record.append(start)
@@ -340,7 +339,7 @@ public final class PostgresAggregatorStore: AggregatorStore {
         record.append(totals.consumptionWh)
         record.append(totals.gridImportWh)
         record.append(totals.gridExportWh)
-        record.append(production)
+        record.append(accepted.rawProductionWh)
         for value in StoreColumns.values(sums.hub) + StoreColumns.values(sums.energy) { record.append(value) }
         try await connection.query(PostgresQuery(unsafeSQL: "INSERT INTO interval_record (\(recordColumns.joined(separator: ", "))) VALUES "
             + placeholders(recordColumns.count), binds: record), logger: logger)

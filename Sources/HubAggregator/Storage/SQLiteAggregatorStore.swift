@@ -250,7 +250,6 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         let chain = Self.chain(of: message, previousHash: previousHash)
         let sums = accepted.sums
         let totals = accepted.record.hub
-        let production: Double? = totals.participantPVWh.flatMap { pv in totals.collectivePVWh.map { pv + $0 } }
         var payload = SQLiteBinder(statements.payloadInsert)
         payload.bind(accepted.payload)
         try statements.payloadInsert.execute()
@@ -272,7 +271,7 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         record.bind(totals.consumptionWh)
         record.bind(totals.gridImportWh)
         record.bind(totals.gridExportWh)
-        record.bind(production)
+        record.bind(accepted.rawProductionWh)
         record.bind(sums.hub)
         record.bind(sums.energy)
         try statements.recordInsert.execute()
