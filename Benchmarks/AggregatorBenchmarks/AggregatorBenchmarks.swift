@@ -39,6 +39,31 @@ final class IngestRun: Sendable {
     }
 }
 
+/// Prepared pipeline runs: one new hub's payloads per run.
+final class PipelineRun: Sendable {
+    let store: SQLiteAggregatorStore
+    let ingest: IntervalIngest
+    let directory: String
+    let hubs: [(String, [[UInt8]])]
+    private let next = Mutex(0)
+
+    init(store: SQLiteAggregatorStore, ingest: IntervalIngest, directory: String, hubs: [(String, [[UInt8]])]) {
+        self.store = store
+        self.ingest = ingest
+        self.directory = directory
+        self.hubs = hubs
+    }
+
+    func take() throws -> (String, [[UInt8]]) {
+        let index = next.withLock { index in
+            defer { index += 1 }
+            return index
+        }
+        guard index < hubs.count else { throw BenchmarkFailure("only \(hubs.count) hubs were prepared") }
+        return hubs[index]
+    }
+}
+
 /// Environment knobs: the size of the query dataset and the PostgreSQL server, if any.
 enum BenchmarkEnvironment {
     static let variables = ProcessInfo.processInfo.environment
@@ -93,6 +118,50 @@ let benchmarks: @Sendable () -> Void = {
         teardown: {
             if let run = try? ingest.get() { try? FileManager.default.removeItem(atPath: run.directory) }
             ingest.set(nil)
+        }
+    )
+
+    // (a2) The whole ingest path after the broker: `IngestPipeline` (what `IngestService` feeds)
+    // gets 10 000 interval messages of a new hub with 5 companies, classifies them (topic, size,
+    // JSON Schema, decoding, hash) on every core and stores them in SQLite in batches of 500.
+    // records/s = 10 000 / wall clock, from the first submit until the last batch is committed.
+    let pipelineRun = Shared<PipelineRun>()
+    Benchmark(
+        "Ingest pipeline 10000 messages (5 companies): classify on every core + SQLite store",
+        configuration: .init(metrics: [.wallClock, .cpuTotal], warmupIterations: 1, maxIterations: 6),
+        closure: { benchmark async throws in
+            let run = try pipelineRun.get()
+            let (hub, payloads) = try run.take()
+            let metrics = AggregatorMetrics()
+            var logger = Logger(label: "bench.ingest")
+            logger.logLevel = .warning
+            let pipeline = IngestPipeline(ingest: run.ingest, store: run.store, metrics: metrics, logger: logger,
+                                          clock: { BenchmarkRecords.start }, maxBatch: ingestBatch)
+            benchmark.startMeasurement()
+            for payload in payloads { pipeline.submit(topic: "hubmeter/v1/\(hub)/interval", payload: payload) }
+            pipeline.finish()
+            await pipeline.run()
+            benchmark.stopMeasurement()
+            let stored = metrics.snapshot["stored"] ?? 0
+            guard stored == payloads.count else {
+                throw BenchmarkFailure("\(stored) of \(payloads.count) stored: \(metrics.snapshot)")
+            }
+        },
+        setup: {
+            let directory = BenchmarkPaths.directory + "/pipeline-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let day = try BenchmarkRecords.day(companies: 5)
+            let hubs = try (0..<7).map { index in
+                let hub = "pipeline-\(index)"
+                return (hub, try BenchmarkRecords.accepted(hub: hub, count: ingestRecordsPerRun, from: BenchmarkRecords.start, day: day).map(\.payload))
+            }
+            let ingest = IntervalIngest(topicPrefix: "hubmeter/v1", maxMessageBytes: 256 << 10, schemas: try MessageSchemas.load(directory: BenchmarkPaths.schemas))
+            pipelineRun.set(PipelineRun(store: try SQLiteAggregatorStore(path: directory + "/aggregator.sqlite"), ingest: ingest,
+                                        directory: directory, hubs: hubs))
+        },
+        teardown: {
+            if let run = try? pipelineRun.get() { try? FileManager.default.removeItem(atPath: run.directory) }
+            pipelineRun.set(nil)
         }
     )
 

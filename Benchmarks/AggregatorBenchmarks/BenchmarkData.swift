@@ -80,4 +80,10 @@ enum BenchmarkPaths {
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
+
+    /// The repository's v1 schemas, as the aggregator loads them.
+    static var schemas: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Config/schemas/v1").path
+    }
 }

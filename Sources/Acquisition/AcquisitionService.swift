@@ -61,7 +61,8 @@ public final class AcquisitionService: Sendable {
     /// blocking transactions never occupy the cooperative pool and need no hop each.
     private func runBus(_ bus: AcquisitionBus, connection: isolated ModbusConnection, sink: @Sendable (DeviceSnapshot) -> Void) async {
         Self.configure(connection, for: bus)
-        let pollers = bus.devices.map { DevicePoller(device: $0, busID: bus.id, cadence: cadence, library: library) }
+        let pollerCadence = cadence.inRealTime(of: clock)
+        let pollers = bus.devices.map { DevicePoller(device: $0, busID: bus.id, cadence: pollerCadence, library: library) }
         let cycleMs = max(1, Int64(cadence.cycle.components.seconds * 1000 + cadence.cycle.components.attoseconds / 1_000_000_000_000_000))
         let started = ContinuousClock.now
         let busyAtStart = connection.busyTime

@@ -1,4 +1,5 @@
 import DeviceProfiles
+import HubDomain
 import ModbusIO
 
 /// One device to poll: where it is and how to read it.
@@ -77,6 +78,17 @@ public struct CadenceSettings: Sendable, Hashable {
             if delay >= backoffLimit { return backoffLimit }
         }
         return min(delay, backoffLimit)
+    }
+
+    /// The same cadence measured in real (monotonic) time while `clock` may run faster (tests and
+    /// demos with `--speed`): pollers time back-off and slow points on the monotonic clock, so at
+    /// 60× one cycle of back-off must be 1/60 of the cycle, not a whole cycle of real time.
+    public func inRealTime(of clock: any UTCClock) -> CadenceSettings {
+        func real(_ duration: Duration) -> Duration {
+            let (seconds, attoseconds) = duration.components
+            return realSleepDuration(clock, milliseconds: seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+        }
+        return CadenceSettings(cycle: real(cycle), slowInterval: real(slowInterval), backoffLimit: real(backoffLimit))
     }
 }
 

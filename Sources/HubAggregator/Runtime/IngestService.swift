@@ -33,7 +33,8 @@ public final class AggregatorMetrics: Sendable {
     }
 }
 
-/// Receives the hubs' messages from the broker and stores them: the only writer of the store.
+/// Receives the hubs' messages from the broker and hands them to an ``IngestPipeline``, the only
+/// writer of the store.
 public struct IngestService: Service {
     public let client: MQTTClient
     public let host: String
@@ -43,12 +44,9 @@ public struct IngestService: Service {
     public let store: any AggregatorStore
     public let metrics: AggregatorMetrics
     public let logger: Logger
-    public let clock: @Sendable () -> UTCMilliseconds
     /// Set once the subscriptions are acknowledged (for /health and tests).
     let subscribed: SubscriptionFlag
-    /// Accepted records waiting for the writer, which stores up to ``maxBatch`` of them per transaction.
-    let queue: IngestQueue
-    public let maxBatch: Int
+    public let pipeline: IngestPipeline
 
     public init(client: MQTTClient, host: String, port: Int, ingest: IntervalIngest, shareGroup: String?, store: any AggregatorStore,
                 metrics: AggregatorMetrics, logger: Logger, clock: @escaping @Sendable () -> UTCMilliseconds, maxBatch: Int = 500) {
@@ -60,10 +58,8 @@ public struct IngestService: Service {
         self.store = store
         self.metrics = metrics
         self.logger = logger
-        self.clock = clock
         self.subscribed = SubscriptionFlag()
-        self.queue = IngestQueue()
-        self.maxBatch = max(1, maxBatch)
+        self.pipeline = IngestPipeline(ingest: ingest, store: store, metrics: metrics, logger: logger, clock: clock, maxBatch: maxBatch)
     }
 
     public var isSubscribed: Bool { subscribed.value.withLock { $0 } }
@@ -71,56 +67,15 @@ public struct IngestService: Service {
     public func run() async throws {
         try client.start(host: host, port: port)
         let client = client
-        let writer = Task { await write() }
+        let pipeline = pipeline
+        let processing = Task { await pipeline.run() }
         let loop = Task { await consume() }
         try? await gracefulShutdown()
         client.stop()
         await loop.value
-        // What was received before the stop is still stored.
-        queue.finish()
-        await writer.value
-    }
-
-    /// Stores what is queued, up to ``maxBatch`` records per transaction, until the queue is finished and empty.
-    func write() async {
-        for await _ in queue.wake {
-            while case let batch = queue.take(maxBatch), !batch.isEmpty {
-                await store(batch)
-            }
-        }
-    }
-
-    func store(_ batch: [IngestQueue.Item]) async {
-        let outcomes: [StoreOutcome]
-        do {
-            outcomes = try await store.store(batch.map(\.accepted))
-        } catch {
-            guard batch.count > 1 else {
-                metrics.count("store_failed")
-                logger.error("cannot store a record", metadata: ["topic": "\(batch[0].topic)", "error": "\(error)"])
-                return
-            }
-            // One record that cannot be stored must not take the others with it: one transaction each.
-            logger.warning("cannot store a batch; storing its records one by one", metadata: ["records": "\(batch.count)", "error": "\(error)"])
-            for item in batch { await store([item]) }
-            return
-        }
-        for (item, outcome) in zip(batch, outcomes) {
-            switch outcome {
-            case .stored(let chain):
-                metrics.count("stored")
-                if chain == .broken {
-                    metrics.count("chain_broken")
-                    logger.warning("hash chain broken", metadata: ["topic": "\(item.topic)", "sequence": "\(item.accepted.message.sequence)"])
-                }
-            case .duplicate:
-                metrics.count("duplicate")
-                logger.debug("duplicate record ignored", metadata: ["topic": "\(item.topic)", "sequence": "\(item.accepted.message.sequence)"])
-            case .conflict(let reason):
-                metrics.count("conflict")
-                logger.warning("conflicting record kept aside", metadata: ["topic": "\(item.topic)", "reason": "\(reason)"])
-            }
-        }
+        // What was received before the stop is still classified and stored.
+        pipeline.finish()
+        await processing.value
     }
 
     func consume() async {
@@ -147,68 +102,12 @@ public struct IngestService: Service {
             case .connectionRefused(_, let text):
                 logger.warning("the broker refused the connection", metadata: ["reason": "\(text)"])
             case .message(let message):
-                await handle(message)
+                pipeline.submit(topic: message.topic, payload: message.payload)
             default:
                 break
             }
         }
     }
-
-    /// Classifies one message: interval records go to the writer's queue, statuses and rejections
-    /// are stored at once. Nothing here may stop the service.
-    public func handle(_ message: MQTTMessage) async {
-        let now = clock()
-        switch ingest.classify(topic: message.topic, payload: message.payload, receivedAt: now) {
-        case .interval(let accepted):
-            queue.append(IngestQueue.Item(accepted: accepted, topic: message.topic))
-        case .status(let hub, let status):
-            metrics.count("status")
-            do { try await store.recordStatus(hub: hub, status: status, at: now) } catch {
-                logger.error("cannot store a status", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
-            }
-        case .ignored:
-            metrics.count("ignored")
-        case .rejected(let rejection):
-            metrics.count("rejected", reason: rejection.reason.rawValue)
-            logger.warning("message rejected", metadata: ["topic": "\(rejection.topic)", "reason": "\(rejection.reason.rawValue)",
-                                                          "detail": "\(rejection.detail.prefix(300))"])
-            try? await store.recordRejection(rejection, at: now)
-        }
-    }
-}
-
-/// Accepted records between the MQTT consumer and the store writer. The consumer never waits for
-/// the database; the writer takes whatever has queued up (up to a batch) per transaction, so that
-/// a burst of records (a hub catching up after an outage) costs one transaction per batch.
-final class IngestQueue: Sendable {
-    struct Item: Sendable {
-        var accepted: AcceptedInterval
-        var topic: String
-    }
-
-    private let items = Mutex<[Item]>([])
-    let wake: AsyncStream<Void>
-    private let continuation: AsyncStream<Void>.Continuation
-
-    init() {
-        // One pending wake-up is enough: the writer drains everything each time it wakes.
-        (wake, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-    }
-
-    func append(_ item: Item) {
-        items.withLock { $0.append(item) }
-        continuation.yield()
-    }
-
-    func take(_ limit: Int) -> [Item] {
-        items.withLock { items in
-            let batch = Array(items.prefix(limit))
-            items.removeFirst(batch.count)
-            return batch
-        }
-    }
-
-    func finish() { continuation.finish() }
 }
 
 final class SubscriptionFlag: Sendable {

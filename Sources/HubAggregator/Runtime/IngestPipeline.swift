@@ -1,0 +1,203 @@
+import Foundation
+import HubContract
+import HubDomain
+import Logging
+import Synchronization
+
+/// What happens to a received message between the broker and the store, without the broker:
+/// messages are classified (schema, decoding, hash: pure and CPU-bound) on every core, and the
+/// accepted records go, in the order they arrived, to one writer that stores up to `maxBatch` of
+/// them per transaction while the next messages are being classified.
+///
+/// The MQTT consumer only calls ``submit(topic:payload:)``, which never waits: it must keep up
+/// with the broker, and the broker has already been acknowledged (see docs/aggregator.md).
+public final class IngestPipeline: Sendable {
+    public let ingest: IntervalIngest
+    public let store: any AggregatorStore
+    public let metrics: AggregatorMetrics
+    public let logger: Logger
+    public let clock: @Sendable () -> UTCMilliseconds
+    public let maxBatch: Int
+    /// How many classification tasks share a burst of messages.
+    public let classifiers: Int
+
+    struct Received: Sendable {
+        var topic: String
+        var payload: [UInt8]
+        var receivedAt: UTCMilliseconds
+    }
+
+    struct Accepted: Sendable {
+        var accepted: AcceptedInterval
+        var topic: String
+    }
+
+    private let inbox = WorkQueue<Received>()
+    private let accepted = WorkQueue<Accepted>()
+    /// Below this many messages per task, a second task costs more than it saves.
+    private static let minimumPerTask = 16
+    /// Messages taken from the inbox per classification round: large enough to keep every core
+    /// busy, small enough that the writer gets its first batch early.
+    private static let roundSize = 256
+
+    public init(ingest: IntervalIngest, store: any AggregatorStore, metrics: AggregatorMetrics, logger: Logger,
+                clock: @escaping @Sendable () -> UTCMilliseconds, maxBatch: Int = 500,
+                classifiers: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.ingest = ingest
+        self.store = store
+        self.metrics = metrics
+        self.logger = logger
+        self.clock = clock
+        self.maxBatch = max(1, maxBatch)
+        self.classifiers = max(1, classifiers)
+    }
+
+    /// Queues one received message, stamped with its arrival time. Never waits.
+    public func submit(topic: String, payload: [UInt8]) {
+        inbox.append(Received(topic: topic, payload: payload, receivedAt: clock()))
+    }
+
+    /// Messages received and not yet classified, plus accepted records not yet stored.
+    public var depth: Int { inbox.count + accepted.count }
+
+    /// Classifies and stores until ``finish()`` was called and everything submitted before it is stored.
+    public func run() async {
+        async let written: Void = write()
+        await classify()
+        accepted.finish()
+        await written
+    }
+
+    /// No more messages will be submitted; ``run()`` returns once the queued ones are stored.
+    public func finish() { inbox.finish() }
+
+    // MARK: Classification
+
+    private func classify() async {
+        for await _ in inbox.wake {
+            while case let round = inbox.take(Self.roundSize), !round.isEmpty {
+                let outcomes = await classify(round)
+                for (message, outcome) in zip(round, outcomes) {
+                    await handle(outcome, of: message)
+                }
+            }
+        }
+    }
+
+    /// Outcomes in the order of `messages`; slices of a large round run as parallel child tasks.
+    func classify(_ messages: [Received]) async -> [IntervalIngest.Outcome] {
+        let ingest = ingest
+        let tasks = min(classifiers, messages.count / Self.minimumPerTask)
+        guard tasks > 1 else {
+            return messages.map { ingest.classify(topic: $0.topic, payload: $0.payload, receivedAt: $0.receivedAt) }
+        }
+        let sliceSize = (messages.count + tasks - 1) / tasks
+        return await withTaskGroup(of: (Int, [IntervalIngest.Outcome]).self) { group in
+            for start in stride(from: 0, to: messages.count, by: sliceSize) {
+                let slice = messages[start..<min(start + sliceSize, messages.count)]
+                group.addTask {
+                    (start, slice.map { ingest.classify(topic: $0.topic, payload: $0.payload, receivedAt: $0.receivedAt) })
+                }
+            }
+            var slices: [(Int, [IntervalIngest.Outcome])] = []
+            for await slice in group { slices.append(slice) }
+            return slices.sorted { $0.0 < $1.0 }.flatMap(\.1)
+        }
+    }
+
+    /// Interval records go to the writer; statuses and rejections are stored at once. Nothing here may stop the service.
+    private func handle(_ outcome: IntervalIngest.Outcome, of message: Received) async {
+        switch outcome {
+        case .interval(let record):
+            accepted.append(Accepted(accepted: record, topic: message.topic))
+        case .status(let hub, let status):
+            metrics.count("status")
+            do { try await store.recordStatus(hub: hub, status: status, at: message.receivedAt) } catch {
+                logger.error("cannot store a status", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+            }
+        case .ignored:
+            metrics.count("ignored")
+        case .rejected(let rejection):
+            metrics.count("rejected", reason: rejection.reason.rawValue)
+            logger.warning("message rejected", metadata: ["topic": "\(rejection.topic)", "reason": "\(rejection.reason.rawValue)",
+                                                          "detail": "\(rejection.detail.prefix(300))"])
+            do { try await store.recordRejection(rejection, at: message.receivedAt) } catch {
+                logger.error("cannot record a rejection", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: Storage
+
+    /// Stores what is queued, up to ``maxBatch`` records per transaction, until the queue is finished and empty.
+    private func write() async {
+        for await _ in accepted.wake {
+            while case let batch = accepted.take(maxBatch), !batch.isEmpty {
+                await store(batch)
+            }
+        }
+    }
+
+    private func store(_ batch: [Accepted]) async {
+        let outcomes: [StoreOutcome]
+        do {
+            outcomes = try await store.store(batch.map(\.accepted))
+        } catch {
+            guard batch.count > 1 else {
+                metrics.count("store_failed")
+                logger.error("cannot store a record", metadata: ["topic": "\(batch[0].topic)", "error": "\(error)"])
+                return
+            }
+            // One record that cannot be stored must not take the others with it: one transaction each.
+            logger.warning("cannot store a batch; storing its records one by one", metadata: ["records": "\(batch.count)", "error": "\(error)"])
+            for item in batch { await store([item]) }
+            return
+        }
+        for (item, outcome) in zip(batch, outcomes) {
+            switch outcome {
+            case .stored(let chain):
+                metrics.count("stored")
+                if chain == .broken {
+                    metrics.count("chain_broken")
+                    logger.warning("hash chain broken", metadata: ["topic": "\(item.topic)", "sequence": "\(item.accepted.message.sequence)"])
+                }
+            case .duplicate:
+                metrics.count("duplicate")
+                logger.debug("duplicate record ignored", metadata: ["topic": "\(item.topic)", "sequence": "\(item.accepted.message.sequence)"])
+            case .conflict(let reason):
+                metrics.count("conflict")
+                logger.warning("conflicting record kept aside", metadata: ["topic": "\(item.topic)", "reason": "\(reason)"])
+            }
+        }
+    }
+}
+
+/// Items between two stages. The producer never waits; the consumer wakes when something was
+/// appended and takes whatever has queued up (a burst becomes one round or one transaction).
+final class WorkQueue<Item: Sendable>: Sendable {
+    private let items = Mutex<[Item]>([])
+    let wake: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    init() {
+        // One pending wake-up is enough: the consumer drains everything each time it wakes.
+        (wake, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func append(_ item: Item) {
+        items.withLock { $0.append(item) }
+        continuation.yield()
+    }
+
+    func take(_ limit: Int) -> [Item] {
+        items.withLock { items in
+            let batch = Array(items.prefix(limit))
+            items.removeFirst(batch.count)
+            return batch
+        }
+    }
+
+    var count: Int { items.withLock { $0.count } }
+
+    func finish() { continuation.finish() }
+}
