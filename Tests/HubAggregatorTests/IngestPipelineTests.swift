@@ -15,9 +15,9 @@ struct IngestPipelineTests {
         var payloads = messages.map(\.payload)
         // 40 malformed messages spread over both rounds of 256.
         for index in stride(from: 3, to: 40 * 8, by: 8) { payloads.insert(Array(#"{"schema": "hubmeter.interval/v1", "#.utf8), at: index) }
-        // Same hub and interval as sequence 150 (in the first round's third slice of 64) with other
-        // content, arriving later in the same round (fourth slice): the record that arrived first
-        // must be the one stored, the later one the conflict.
+        // Same hub and interval as sequence 150 (in the first round of 256) with other content,
+        // arriving later in the same round (another slice): the record that arrived first must be
+        // the one stored, the later one the conflict.
         #expect((128..<192).contains(try #require(payloads.firstIndex(of: messages[149].payload))))
         payloads.insert(variants[149].payload, at: 240)
         payloads.insert(messages[10].payload, at: 300)

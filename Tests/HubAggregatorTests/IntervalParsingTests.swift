@@ -105,6 +105,28 @@ struct IntervalParsingTests {
                 == MessageEncoding.decoder().decode([String].self, from: Data(escaped)))
     }
 
+    /// The tape scans strings eight bytes at a time: a quote, backslash, escape, control character
+    /// or non-ASCII byte at any position of a word is found as a byte-wise scan (Foundation's) finds it.
+    @Test func tapeStringScanFindsEverySpecialByteAtEveryPosition() throws {
+        let specials: [[UInt8]] = [[0x22], Array(#"\""#.utf8), Array(#"\\"#.utf8), Array(#"\n"#.utf8), Array(#"\u00fc"#.utf8),
+                                   [0xC3, 0xBC], [0x01], [0x1F], [0x20], [0x7F], [0x5C]]
+        var compared = 0
+        for length in 1..<26 {
+            for position in 0..<length {
+                for special in specials {
+                    var text = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    text.replaceSubrange(position..<position + 1, with: special)
+                    let json = Array(#"[""#.utf8) + text + Array(#""]"#.utf8)
+                    let foundation = try? MessageEncoding.decoder().decode([String].self, from: Data(json))
+                    let tape = try? JSONTapeDecoder().decode([String].self, from: JSONTape(parsing: json))
+                    #expect(tape == foundation, "\(String(decoding: json, as: UTF8.self).debugDescription)")
+                    compared += foundation == nil ? 0 : 1
+                }
+            }
+        }
+        #expect(compared > 1000) // most are valid strings; the rest must be refused by both
+    }
+
     /// Numbers beyond the tape's exact fast path (17 significant digits, large and tiny exponents)
     /// parse to the same bits as Swift's own `Double(String)`.
     @Test func tapeNumbersAreCorrectlyRounded() throws {

@@ -87,8 +87,9 @@ public final class IngestPipeline: Sendable {
     /// Outcomes in the order of `messages`; slices of a large round run as parallel child tasks.
     func classify(_ messages: [Received]) async -> [IntervalIngest.Outcome] {
         let ingest = ingest
-        let tasks = min(classifiers, messages.count / Self.minimumPerTask)
-        guard tasks > 1 else {
+        // More slices than cores, so that a core the writer took for a while does not hold up the round.
+        let tasks = min(classifiers * 4, messages.count / Self.minimumPerTask)
+        guard classifiers > 1, tasks > 1 else {
             return messages.map { ingest.classify(topic: $0.topic, payload: $0.payload, receivedAt: $0.receivedAt) }
         }
         let sliceSize = (messages.count + tasks - 1) / tasks

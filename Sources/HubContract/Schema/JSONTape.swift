@@ -198,6 +198,12 @@ public struct JSONTape: Sendable {
             let start = position
             var escapes = false
             while true {
+                // Eight bytes at a time while none of them needs a look (most of a message's bytes
+                // are in strings: names, identifiers, timestamps, hashes).
+                while position + 8 <= input.count,
+                      !Self.hasQuoteBackslashOrControl(UnsafeRawPointer(input.baseAddress! + position).loadUnaligned(as: UInt64.self)) {
+                    position += 8
+                }
                 guard position < input.count else { throw failure("unterminated string") }
                 let byte = input[position]
                 if byte == UInt8(ascii: "\"") { break }
@@ -223,6 +229,18 @@ public struct JSONTape: Sendable {
             nodes.append(Node(kind: .string, hasEscapes: escapes, start: Int32(start), end: Int32(position), count: 0,
                               next: Int32(nodes.count + 1), number: 0))
             position += 1 // closing quote
+        }
+
+        /// Whether any of the eight bytes is `"`, `\\` or below 0x20 (exact, no false positives:
+        /// the classic "has zero byte" and "has byte less than" word tests).
+        @inline(__always)
+        static func hasQuoteBackslashOrControl(_ word: UInt64) -> Bool {
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            let quote = word ^ (ones &* 0x22), backslash = word ^ (ones &* 0x5C)
+            let zeroInQuote = (quote &- ones) & ~quote & highs
+            let zeroInBackslash = (backslash &- ones) & ~backslash & highs
+            let control = (word &- ones &* 0x20) & ~word & highs
+            return zeroInQuote | zeroInBackslash | control != 0
         }
 
         static let powersOfTen: [Double] = (0...22).map { exponent in (0..<exponent).reduce(1.0) { value, _ in value * 10 } }

@@ -122,6 +122,9 @@ struct SchemaCompiler {
                                                    schema: try compile(document: document, node: member + 1, pointer: here + "/" + name)))
                     member = Int(tape.nodes[member + 1].next)
                 }
+                // In byte order, the order agents write keys in: the validator looks for each
+                // member's property from just after the previous match, so one comparison usually finds it.
+                result.properties.sort { $0.name.lexicographicallyPrecedes($1.name) }
             case "required":
                 guard tape.nodes[value].kind == .array else { throw failure(document, here, "expected an array of names") }
                 var element = value + 1

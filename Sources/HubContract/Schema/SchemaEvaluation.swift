@@ -302,6 +302,8 @@ struct Evaluation {
         let additional = schema.keywords.additionalProperties
         let names = schema.keywords.propertyNames
         var seen: UInt64 = 0
+        // Where to start looking for the next member's property: just after the previous match.
+        var hint = 0
         if !properties.isEmpty || additional != nil || names != nil {
             var key = node + 1
             for _ in 0..<count {
@@ -313,9 +315,15 @@ struct Evaluation {
                     valid = false
                 }
                 var matched = -1
-                for index in 0..<properties.count where stringEquals(key, properties[index].name) {
-                    matched = index
-                    break
+                var index = hint
+                for _ in 0..<properties.count {
+                    if index >= properties.count { index = 0 }
+                    if stringEquals(key, properties[index].name) {
+                        matched = index
+                        hint = index + 1
+                        break
+                    }
+                    index += 1
                 }
                 if matched >= 0 {
                     if matched < 64 { seen |= 1 << UInt64(matched) }
