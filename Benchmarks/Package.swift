@@ -74,6 +74,17 @@ let package = Package(
             path: "AggregatorBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // Ingest throughput as the aggregator runs it, outside the benchmark harness.
+        .executableTarget(
+            name: "IngestThroughput",
+            dependencies: [
+                .product(name: "HubAggregator", package: hubmeterPackage),
+                .product(name: "HubContract", package: hubmeterPackage),
+                .product(name: "HubDomain", package: hubmeterPackage),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "IngestThroughput"
+        ),
         // End-to-end: one process polling many TCP devices at 1 Hz (scripts/bench-poll-200.sh).
         .executableTarget(
             name: "PollMany",

@@ -165,6 +165,50 @@ let benchmarks: @Sendable () -> Void = {
         }
     )
 
+    // How well classification alone scales on this machine: the same 10 000 messages classified
+    // by one task, and split in halves over two tasks (no store).
+    for tasks in [1, 2] {
+        Benchmark(
+            "classify 10000 messages (5 companies) on \(tasks) task\(tasks == 1 ? "" : "s"), no store",
+            configuration: .init(metrics: [.wallClock, .cpuTotal], warmupIterations: 1, maxIterations: 6),
+            closure: { benchmark async throws in
+                let run = try pipelineRun.get()
+                let (hub, payloads) = run.hubs[0]
+                let ingest = run.ingest
+                let topic = "hubmeter/v1/\(hub)/interval"
+                benchmark.startMeasurement()
+                let accepted = await withTaskGroup(of: Int.self) { group in
+                    let slice = (payloads.count + tasks - 1) / tasks
+                    for start in stride(from: 0, to: payloads.count, by: slice) {
+                        group.addTask {
+                            var accepted = 0
+                            for payload in payloads[start..<min(start + slice, payloads.count)] {
+                                if case .interval = ingest.classify(topic: topic, payload: payload, receivedAt: BenchmarkRecords.start) { accepted += 1 }
+                            }
+                            return accepted
+                        }
+                    }
+                    return await group.reduce(0, +)
+                }
+                benchmark.stopMeasurement()
+                guard accepted == payloads.count else { throw BenchmarkFailure("\(accepted) of \(payloads.count) accepted") }
+            },
+            setup: {
+                let day = try BenchmarkRecords.day(companies: 5)
+                let payloads = try BenchmarkRecords.accepted(hub: "classify", count: ingestRecordsPerRun, from: BenchmarkRecords.start, day: day).map(\.payload)
+                let ingest = IntervalIngest(topicPrefix: "hubmeter/v1", maxMessageBytes: 256 << 10, schemas: try MessageSchemas.load(directory: BenchmarkPaths.schemas))
+                let directory = BenchmarkPaths.directory + "/classify-\(UUID().uuidString)"
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                pipelineRun.set(PipelineRun(store: try SQLiteAggregatorStore(path: directory + "/unused.sqlite"), ingest: ingest,
+                                            directory: directory, hubs: [("classify", payloads)]))
+            },
+            teardown: {
+                if let run = try? pipelineRun.get() { try? FileManager.default.removeItem(atPath: run.directory) }
+                pipelineRun.set(nil)
+            }
+        )
+    }
+
     // What comes before the store in the service: parsing and checking one message
     // (JSON decode, canonical re-encode, SHA-256, topic checks), 1000 per run.
     let payloads = Shared<[[UInt8]]>()

@@ -1,0 +1,1 @@
+../AggregatorBenchmarks/BenchmarkData.swift

@@ -1,0 +1,85 @@
+// Ingest throughput outside the benchmark harness (whose async runner did not let two child
+// tasks run at once here: see docs/performance.md), as the aggregator runs it: a plain async main
+// on the cooperative pool, `IngestPipeline` fed 10 000 interval messages per run, classification
+// on every core and one SQLite writer. Prints wall clock, process CPU and records/s per run.
+//
+//   swift run -c release IngestThroughput [RUNS] [COMPANIES] [CLASSIFIERS]
+import Foundation
+import HubAggregator
+import HubContract
+import HubDomain
+import Logging
+
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
+let arguments = CommandLine.arguments
+let runs = arguments.count > 1 ? Int(arguments[1]) ?? 5 : 5
+let companies = arguments.count > 2 ? Int(arguments[2]) ?? 5 : 5
+/// Classification tasks of the pipeline; default: the pipeline's own default.
+let classifiers = arguments.count > 3 ? Int(arguments[3]) : nil
+let perRun = 10_000
+let directory = NSTemporaryDirectory() + "ingest-throughput-\(UUID().uuidString)"
+try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: directory) }
+
+let day = try BenchmarkRecords.day(companies: companies)
+let hubs = try (0...runs).map { index in
+    let hub = "throughput-\(index)"
+    return (hub, try BenchmarkRecords.accepted(hub: hub, count: perRun, from: BenchmarkRecords.start, day: day).map(\.payload))
+}
+let bytes = hubs[0].1.reduce(0) { $0 + $1.count } / perRun
+let ingest = IntervalIngest(topicPrefix: "hubmeter/v1", maxMessageBytes: 256 << 10, schemas: try MessageSchemas.load(directory: BenchmarkPaths.schemas))
+let store = try SQLiteAggregatorStore(path: directory + "/aggregator.sqlite")
+var logger = Logger(label: "throughput")
+logger.logLevel = .warning
+print("\(perRun) messages per run, \(companies) companies, \(bytes) bytes each, \(ProcessInfo.processInfo.activeProcessorCount) cores, classifiers \(classifiers.map(String.init) ?? "default")")
+
+/// Classification alone, on `tasks` tasks: how well it scales here.
+func classifyOnly(_ payloads: [[UInt8]], topic: String, ingest: IntervalIngest, tasks: Int) async -> Int {
+    await withTaskGroup(of: Int.self) { group in
+        let slice = (payloads.count + tasks - 1) / tasks
+        for start in stride(from: 0, to: payloads.count, by: slice) {
+            let part = payloads[start..<min(start + slice, payloads.count)]
+            group.addTask {
+                var accepted = 0
+                for payload in part {
+                    if case .interval = ingest.classify(topic: topic, payload: payload, receivedAt: BenchmarkRecords.start) { accepted += 1 }
+                }
+                return accepted
+            }
+        }
+        return await group.reduce(0, +)
+    }
+}
+
+for tasks in [1, ProcessInfo.processInfo.activeProcessorCount] {
+    let (wall0, cpu0) = (Date(), processCPUSeconds())
+    let accepted = await classifyOnly(hubs[0].1, topic: "hubmeter/v1/\(hubs[0].0)/interval", ingest: ingest, tasks: tasks)
+    let wall = Date().timeIntervalSince(wall0), cpu = processCPUSeconds() - cpu0
+    precondition(accepted == perRun)
+    print(String(format: "classify only, %d task(s): wall %.0f ms, CPU %.0f ms, %.0f records/s", tasks, wall * 1000, cpu * 1000, Double(perRun) / wall))
+}
+
+// The pipeline: run 0 warms up (and creates the tables' pages), runs 1… are reported.
+var rates: [Double] = []
+for (index, (hub, payloads)) in hubs.enumerated() {
+    let metrics = AggregatorMetrics()
+    let pipeline = classifiers.map {
+        IngestPipeline(ingest: ingest, store: store, metrics: metrics, logger: logger, clock: { BenchmarkRecords.start }, classifiers: $0)
+    } ?? IngestPipeline(ingest: ingest, store: store, metrics: metrics, logger: logger, clock: { BenchmarkRecords.start })
+    let (wall0, cpu0) = (Date(), processCPUSeconds())
+    for payload in payloads { pipeline.submit(topic: "hubmeter/v1/\(hub)/interval", payload: payload) }
+    pipeline.finish()
+    await pipeline.run()
+    let wall = Date().timeIntervalSince(wall0), cpu = processCPUSeconds() - cpu0
+    guard metrics.snapshot["stored"] == perRun else { fatalError("stored \(metrics.snapshot)") }
+    if index == 0 { continue }
+    rates.append(Double(perRun) / wall)
+    print(String(format: "pipeline run %d: wall %.0f ms, CPU %.0f ms (%.2f cores), %.0f records/s", index, wall * 1000, cpu * 1000, cpu / wall, Double(perRun) / wall))
+}
+let sorted = rates.sorted()
+print(String(format: "pipeline records/s over %d runs: min %.0f, median %.0f, max %.0f", sorted.count, sorted.first!, sorted[sorted.count / 2], sorted.last!))
