@@ -9,6 +9,9 @@
 # ENDPOINTS (default 200): Modbus TCP servers the 200 meters are spread over; 200 is one device
 # per endpoint (each its own connection and executor), 10 is 20 unit ids behind each of 10 gateways.
 # The binary is built as installed (release, Swift runtime linked statically).
+# HUBMETER_BENCH_PIN=1 runs the agent on CPU 0 and the simulator and broker on CPU 1 (taskset): the
+# 200 devices then stand apart from the gateway, as real meters do, instead of answering from the
+# agent's own cores; the agent has one core, less than most gateway boxes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 duration="${1:-60}"
@@ -31,9 +34,11 @@ trap cleanup EXIT INT TERM
 [[ -n "${HUBMETER_BENCH_KEEP_LOGS:-}" ]] && trap 'cp "$work"/*.log "$work"/*.yaml "$HUBMETER_BENCH_KEEP_LOGS"/; cleanup' EXIT INT TERM
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+pin_agent=(); pin_devices=()
+if [[ "${HUBMETER_BENCH_PIN:-}" == 1 ]]; then pin_agent=(taskset -c 0); pin_devices=(taskset -c 1); fi
 broker_port=$(free_port); http_port=$(free_port)
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$broker_port" > "$work/mosquitto.conf"
-mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 & pids+=($!)
+"${pin_devices[@]}" mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 & pids+=($!)
 
 python3 - "$work" "$broker_port" "$http_port" "$PWD/Config" "$endpoints" <<'PY'
 import socket, sys
@@ -62,13 +67,13 @@ open(f"{work}/scenario.yaml", "w").write("\n".join(scenario) + "\n")
 open(f"{work}/agent.yaml", "w").write("\n".join(agent) + "\n")
 PY
 
-"$binary" simulate "$work/scenario.yaml" --data-directory "$PWD/Config" --log-level warning >"$work/simulator.log" 2>&1 & pids+=($!)
+"${pin_devices[@]}" "$binary" simulate "$work/scenario.yaml" --data-directory "$PWD/Config" --log-level warning >"$work/simulator.log" 2>&1 & pids+=($!)
 # Every device must answer from the first cycle on: a device refused at start backs off and the
 # run would measure an agent with offline devices. So wait for the simulator (up to 60 s on a busy
 # machine) and refuse to report numbers unless every device is online in the whole window.
 for _ in $(seq 600); do grep -q "hubmeter simulate: ready" "$work/simulator.log" && break; kill -0 "${pids[-1]}" 2>/dev/null || break; sleep 0.1; done
 grep -q "hubmeter simulate: ready" "$work/simulator.log" || { echo "the simulator is not ready (exited, or not within 60 s)" >&2; cat "$work/simulator.log" >&2; exit 1; }
-"$binary" agent --config "$work/agent.yaml" >"$work/agent.log" 2>&1 & agent=$!; pids+=($agent)
+"${pin_agent[@]}" "$binary" agent --config "$work/agent.yaml" >"$work/agent.log" 2>&1 & agent=$!; pids+=($agent)
 
 scrape() { curl -s "http://127.0.0.1:$http_port/metrics" > "$1" 2>/dev/null || python3 -c "
 import urllib.request,sys; open(sys.argv[1],'w').write(urllib.request.urlopen('http://127.0.0.1:$http_port/metrics').read().decode())" "$1"; }

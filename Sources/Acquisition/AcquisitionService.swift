@@ -66,6 +66,7 @@ public final class AcquisitionService: Sendable {
         let cycleMs = max(1, Int64(cadence.cycle.components.seconds * 1000 + cadence.cycle.components.attoseconds / 1_000_000_000_000_000))
         let started = ContinuousClock.now
         let busyAtStart = connection.busyTime
+        let busMetrics = metrics.bus(bus.id)
         logger.info("polling bus", metadata: ["bus": "\(bus.id)", "endpoint": "\(bus.endpoint)", "devices": "\(bus.devices.count)"])
         while !Task.isCancelled {
             // Cycles start on multiples of the cycle time on the wall clock (whole seconds for 1 s).
@@ -80,7 +81,7 @@ public final class AcquisitionService: Sendable {
             for poller in pollers {
                 let wasOnline = poller.health.state != .backingOff
                 let snapshot = await poller.poll(connection, metrics: metrics, wall: clock.now)
-                metrics.recordDeviceCycle(bus: bus.id, device: poller.device.id)
+                busMetrics.recordDeviceCycle(device: poller.device.id)
                 if wasOnline && snapshot.health.state == .backingOff {
                     logger.warning("device not answering; backing off", metadata: [
                         "device": "\(poller.device.id)", "error": "\(snapshot.health.lastError ?? "")"])
@@ -89,7 +90,7 @@ public final class AcquisitionService: Sendable {
             }
             let end = ContinuousClock.now
             let busy = connection.busyTime - busyAtStart
-            metrics.recordBusCycle(bus: bus.id, busy: busy, elapsed: end - started, overrun: end - cycleStart > cadence.cycle)
+            busMetrics.recordCycle(busy: busy, elapsed: end - started, overrun: end - cycleStart > cadence.cycle)
         }
     }
 

@@ -26,6 +26,8 @@ public final class DevicePoller {
     private var requestErrors: [ModbusError?] = []
     /// One read's registers, reused every transaction.
     private var readBuffer = [UInt16](repeating: 0, count: 125)
+    /// This bus's metrics shard, resolved on the first poll (per metrics instance).
+    private var busMetrics: (owner: ObjectIdentifier, shard: BusMetrics)?
 
     enum PlanKind { case all, fastAndSlow, fast }
 
@@ -62,8 +64,15 @@ public final class DevicePoller {
     ///
     /// Runs isolated to the bus's connection, on the bus's own serial queue: its transactions are
     /// plain calls, with no executor hop per transaction.
-    public func poll(_ connection: isolated ModbusConnection, metrics: AcquisitionMetrics, wall: UTCMilliseconds) async -> DeviceSnapshot {
+    public func poll(_ connection: isolated ModbusConnection, metrics allMetrics: AcquisitionMetrics, wall: UTCMilliseconds) async -> DeviceSnapshot {
         let now = ContinuousClock.now
+        let metrics: BusMetrics
+        if let cached = busMetrics, cached.owner == ObjectIdentifier(allMetrics) {
+            metrics = cached.shard
+        } else {
+            metrics = allMetrics.bus(busID)
+            busMetrics = (ObjectIdentifier(allMetrics), metrics)
+        }
         if let retryAt = health.retryAt, now < retryAt {
             markStale(wall: wall)
             return snapshot()
@@ -71,7 +80,7 @@ public final class DevicePoller {
         if plans == nil {
             do {
                 let result = try await SunSpecDiscovery.discover(connection, unit: device.unitID) { latency, error in
-                    metrics.recordTransaction(bus: busID, device: device.id, latency: latency, error: error)
+                    metrics.recordTransaction(device: device.id, latency: latency, error: error)
                 }
                 guard let result, let mapping = device.profile.sunspec else {
                     fail(ModbusError(.invalidResponse, operation: "SunSpec discovery", target: "\(connection.endpoint) unit \(device.unitID)",
@@ -118,10 +127,10 @@ public final class DevicePoller {
                                                  unit: device.unitID, into: &readBuffer)
                     decoder.store(readBuffer, request: index, of: plan)
                 }
-                metrics.recordTransaction(bus: busID, device: device.id, latency: ContinuousClock.now - start, error: nil)
+                metrics.recordTransaction(device: device.id, latency: ContinuousClock.now - start, error: nil)
                 succeeded[index] = true
             } catch {
-                metrics.recordTransaction(bus: busID, device: device.id, latency: ContinuousClock.now - start, error: error)
+                metrics.recordTransaction(device: device.id, latency: ContinuousClock.now - start, error: error)
                 requestErrors[index] = error
                 // An exception is an answer: the device is there, only this block is refused.
                 // Except a gateway's "path unavailable" / "target failed to respond": the device is absent.

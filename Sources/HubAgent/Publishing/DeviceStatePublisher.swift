@@ -42,6 +42,14 @@ public struct DeviceStatePublisher: Sendable {
     static func message(_ snapshot: DeviceSnapshot, hub: String, now: UTCMilliseconds) -> DeviceStateMessage {
         var points: [String: DeviceStateMessage.Point] = [:]
         points.reserveCapacity(snapshot.values.count)
+        // The points of one read block share their time: format each time once.
+        var lastTime: (at: UTCMilliseconds, text: String)?
+        func iso8601(_ at: UTCMilliseconds?) -> String? {
+            guard let at else { return nil }
+            if let lastTime, lastTime.at == at { return lastTime.text }
+            lastTime = (at, at.iso8601)
+            return lastTime?.text
+        }
         for value in snapshot.values {
             var quality = "good", age: Int64?, error: String?
             switch value.quality {
@@ -52,7 +60,7 @@ public struct DeviceStatePublisher: Sendable {
             }
             let shownValue: Double? = quality == "good" || quality == "stale" ? value.value : nil
             points[value.point] = DeviceStateMessage.Point(value: shownValue, text: value.text, unit: value.unit, quality: quality,
-                                                           ageMs: age, error: error, acquiredAt: value.acquiredAt?.iso8601)
+                                                           ageMs: age, error: error, acquiredAt: iso8601(value.acquiredAt))
         }
         var canonical: [String: String] = [:]
         for (quantity, value) in snapshot.canonical { canonical[quantity.rawValue] = value.point }
