@@ -32,23 +32,22 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT INT TERM
 # HUBMETER_BENCH_KEEP_LOGS=DIR keeps the logs and configuration files.
 [[ -n "${HUBMETER_BENCH_KEEP_LOGS:-}" ]] && trap 'cp "$work"/*.log "$work"/*.yaml "$HUBMETER_BENCH_KEEP_LOGS"/; cleanup' EXIT INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 pin_agent=(); pin_devices=()
 if [[ "${HUBMETER_BENCH_PIN:-}" == 1 ]]; then pin_agent=(taskset -c 0); pin_devices=(taskset -c 1); fi
-broker_port=$(free_port); http_port=$(free_port)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$broker_port" > "$work/mosquitto.conf"
-"${pin_devices[@]}" mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 & pids+=($!)
-
-python3 - "$work" "$broker_port" "$http_port" "$PWD/Config" "$endpoints" <<'PY'
+python3 - "$work" "$PWD/Config" "$endpoints" <<'PY'
 import socket, sys
-work, broker, http, data, endpoints = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
-# Hold every socket until all ports are picked: a port closed at once can be handed out again.
+work, data, endpoints = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# Hold every socket until all ports are picked (the devices', the broker's and the agent's HTTP
+# port): a port closed at once can be handed out again, and an HTTP scrape that reaches a Modbus
+# server gets a Modbus answer.
 held = []
-for _ in range(endpoints):
+for _ in range(endpoints + 2):
     s = socket.socket(); s.bind(("127.0.0.1", 0)); held.append(s)
 ports = [s.getsockname()[1] for s in held]
 for s in held: s.close()
+broker, http = ports.pop(), ports.pop()
+open(f"{work}/ports", "w").write(f"{broker} {http}\n")
 per = 200 // endpoints
 scenario = ["name: benchmark park (200 meters)", "seed: 1", "step: 1s", 'sun: { sunrise: "05:30", sunset: "19:30" }', "servers:"]
 scenario += [f"  - {{ id: s{i}, host: 127.0.0.1, port: {p} }}" for i, p in enumerate(ports)]
@@ -66,6 +65,9 @@ agent += [f"mqtt: {{ host: 127.0.0.1, port: {broker} }}", f"state_directory: {wo
 open(f"{work}/scenario.yaml", "w").write("\n".join(scenario) + "\n")
 open(f"{work}/agent.yaml", "w").write("\n".join(agent) + "\n")
 PY
+read -r broker_port http_port < "$work/ports"
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$broker_port" > "$work/mosquitto.conf"
+"${pin_devices[@]}" mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 & pids+=($!)
 
 "${pin_devices[@]}" "$binary" simulate "$work/scenario.yaml" --data-directory "$PWD/Config" --log-level warning >"$work/simulator.log" 2>&1 & pids+=($!)
 # Every device must answer from the first cycle on: a device refused at start backs off and the
