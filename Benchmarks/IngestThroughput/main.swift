@@ -9,6 +9,29 @@ import HubAggregator
 import HubContract
 import HubDomain
 import Logging
+import Synchronization
+
+/// The SQLite store, timing its `store` calls (the writer's busy time inside the pipeline).
+final class TimedStore: AggregatorStore {
+    let base: SQLiteAggregatorStore
+    let busy = Mutex<Duration>(.zero)
+    init(_ base: SQLiteAggregatorStore) { self.base = base }
+    func store(_ records: [AcceptedInterval]) async throws -> [StoreOutcome] {
+        let start = ContinuousClock.now
+        defer { let elapsed = ContinuousClock.now - start; busy.withLock { $0 += elapsed } }
+        return try await base.store(records)
+    }
+    func recordStatus(hub: String, status: StatusMessage, at: UTCMilliseconds) async throws { try await base.recordStatus(hub: hub, status: status, at: at) }
+    func recordRejection(_ rejection: Rejection, at: UTCMilliseconds) async throws { try await base.recordRejection(rejection, at: at) }
+    func hubs() async throws -> [StoredHub] { try await base.hubs() }
+    func sums(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) async throws -> RangeSums { try await base.sums(hub: hub, from: from, to: to) }
+    func daily(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) async throws -> [DailySums] { try await base.daily(hub: hub, from: from, to: to) }
+    func intervals(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) async throws -> [StoredInterval] { try await base.intervals(hub: hub, from: from, to: to) }
+    func intervalGaps(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) async throws -> [IntervalGap] { try await base.intervalGaps(hub: hub, from: from, to: to) }
+    func sequenceGaps(hub: String) async throws -> [SequenceGap] { try await base.sequenceGaps(hub: hub) }
+    func conflicts(hub: String?) async throws -> [StoredConflict] { try await base.conflicts(hub: hub) }
+    func rejectionCounts() async throws -> [String: Int] { try await base.rejectionCounts() }
+}
 
 func processCPUSeconds() -> Double {
     var usage = rusage()
@@ -33,7 +56,7 @@ let hubs = try (0...runs).map { index in
 }
 let bytes = hubs[0].1.reduce(0) { $0 + $1.count } / perRun
 let ingest = IntervalIngest(topicPrefix: "hubmeter/v1", maxMessageBytes: 256 << 10, schemas: try MessageSchemas.load(directory: BenchmarkPaths.schemas))
-let store = try SQLiteAggregatorStore(path: directory + "/aggregator.sqlite")
+let store = TimedStore(try SQLiteAggregatorStore(path: directory + "/aggregator.sqlite"))
 var logger = Logger(label: "throughput")
 logger.logLevel = .warning
 print("\(perRun) messages per run, \(companies) companies, \(bytes) bytes each, \(ProcessInfo.processInfo.activeProcessorCount) cores, classifiers \(classifiers.map(String.init) ?? "default")")
@@ -71,6 +94,7 @@ for (index, (hub, payloads)) in hubs.enumerated() {
     let pipeline = classifiers.map {
         IngestPipeline(ingest: ingest, store: store, metrics: metrics, logger: logger, clock: { BenchmarkRecords.start }, classifiers: $0)
     } ?? IngestPipeline(ingest: ingest, store: store, metrics: metrics, logger: logger, clock: { BenchmarkRecords.start })
+    store.busy.withLock { $0 = .zero }
     let (wall0, cpu0) = (Date(), processCPUSeconds())
     for payload in payloads { pipeline.submit(topic: "hubmeter/v1/\(hub)/interval", payload: payload) }
     pipeline.finish()
@@ -79,7 +103,10 @@ for (index, (hub, payloads)) in hubs.enumerated() {
     guard metrics.snapshot["stored"] == perRun else { fatalError("stored \(metrics.snapshot)") }
     if index == 0 { continue }
     rates.append(Double(perRun) / wall)
-    print(String(format: "pipeline run %d: wall %.0f ms, CPU %.0f ms (%.2f cores), %.0f records/s", index, wall * 1000, cpu * 1000, cpu / wall, Double(perRun) / wall))
+    let busy = store.busy.withLock { $0 }
+    let busyMs = Double(busy.components.seconds) * 1000 + Double(busy.components.attoseconds) / 1e15
+    print(String(format: "pipeline run %d: wall %.0f ms, CPU %.0f ms (%.2f cores), writer in store() %.0f ms, %.0f records/s",
+                 index, wall * 1000, cpu * 1000, cpu / wall, busyMs, Double(perRun) / wall))
 }
 let sorted = rates.sorted()
 print(String(format: "pipeline records/s over %d runs: min %.0f, median %.0f, max %.0f", sorted.count, sorted.first!, sorted[sorted.count / 2], sorted.last!))

@@ -232,7 +232,7 @@ struct AggregatorStoreTests {
             }
         }
         func expected(_ records: ArraySlice<AcceptedInterval>) -> [Int64: [UInt8]] {
-            Dictionary(uniqueKeysWithValues: records.map { ($0.record.interval.start.rawValue, $0.payload) })
+            Dictionary(uniqueKeysWithValues: records.map { ($0.interval.start.rawValue, $0.payload) })
         }
         try await StoreBackend.sqlite.withStore { store, openAnother in
             let path = try #require(store as? SQLiteAggregatorStore).path

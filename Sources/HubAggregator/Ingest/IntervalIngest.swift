@@ -112,10 +112,15 @@ public struct IntervalIngest: Sendable {
     }
 }
 
-/// A message that passed every check that needs no stored state.
+/// A message that passed every check that needs no stored state, reduced to what the store
+/// writes: the envelope, the interval, the hub's totals, the KPI sums and the payload as received.
+/// The decoded record itself (hundreds of small objects) is not kept: it is freed where it was
+/// decoded, by the classifier, not by the one writer that every record has to pass.
 public struct AcceptedInterval: Sendable {
     public var message: IntervalMessage
-    public var record: IntervalRecord
+    public var interval: SettlementInterval
+    /// The hub's recorded totals (consumption, import, export, production parts).
+    public var hubTotals: HubTotals
     /// The payload exactly as received, kept for audits.
     public var payload: [UInt8]
     public var receivedAt: UTCMilliseconds
@@ -123,7 +128,8 @@ public struct AcceptedInterval: Sendable {
 
     public init(message: IntervalMessage, record: IntervalRecord, payload: [UInt8], receivedAt: UTCMilliseconds) {
         self.message = message
-        self.record = record
+        self.interval = record.interval
+        self.hubTotals = record.hub
         self.payload = payload
         self.receivedAt = receivedAt
         self.sums = IntervalSums(record: record)
@@ -132,8 +138,7 @@ public struct AcceptedInterval: Sendable {
     /// The hub's production as recorded (companies' PV plus collective PV); nil when either part
     /// is missing, never a partial sum. Stored as `raw_production` by both stores.
     public var rawProductionWh: Double? {
-        let totals = record.hub
-        return totals.participantPVWh.flatMap { pv in totals.collectivePVWh.map { pv + $0 } }
+        hubTotals.participantPVWh.flatMap { pv in hubTotals.collectivePVWh.map { pv + $0 } }
     }
 }
 

@@ -288,7 +288,7 @@ public final class PostgresAggregatorStore: AggregatorStore {
     private static func store(_ accepted: AcceptedInterval, _ rollups: inout RollupBatch, _ connection: PostgresConnection,
                               _ logger: Logger) async throws -> StoreOutcome {
         let message = accepted.message
-        let start = accepted.record.interval.start.rawValue
+        let start = accepted.interval.start.rawValue
         var byKey: (hash: String, sequence: Int64)?
         var bySequence: (hash: String, start: Int64)?
         var previousHash: String?
@@ -311,7 +311,7 @@ public final class PostgresAggregatorStore: AggregatorStore {
         if let byKey {
             if byKey.hash == message.hash { return .duplicate }
             return try await keepAside(accepted, existingHash: byKey.hash,
-                                       reason: "interval \(accepted.record.interval.start) is already stored with sequence \(byKey.sequence) and another hash",
+                                       reason: "interval \(accepted.interval.start) is already stored with sequence \(byKey.sequence) and another hash",
                                        connection, logger)
         }
         if let bySequence {
@@ -321,7 +321,7 @@ public final class PostgresAggregatorStore: AggregatorStore {
         }
         let chain = SQLiteAggregatorStore.chain(of: message, previousHash: previousHash)
         let sums = accepted.sums
-        let totals = accepted.record.hub
+        let totals = accepted.hubTotals
         var record = PostgresBindings(capacity: recordColumns.count)
         record.append(message.hub)
         record.append(start)
@@ -407,7 +407,7 @@ public final class PostgresAggregatorStore: AggregatorStore {
         // The same conflicting record received again is one conflict, not two.
         try await connection.query("""
             INSERT INTO conflict (hub, interval_start, sequence, hash, existing_hash, reason, payload, received_at)
-            VALUES (\(accepted.message.hub), \(accepted.record.interval.start.rawValue), \(accepted.message.sequence),
+            VALUES (\(accepted.message.hub), \(accepted.interval.start.rawValue), \(accepted.message.sequence),
                     \(accepted.message.hash), \(existingHash), \(reason), \(ByteBuffer(bytes: accepted.payload)), \(accepted.receivedAt.rawValue))
             ON CONFLICT (hub, interval_start, hash) DO NOTHING
             """, logger: logger)

@@ -221,7 +221,7 @@ public final class SQLiteAggregatorStore: AggregatorStore {
     private func store(_ accepted: AcceptedInterval, _ rollups: inout RollupBatch, _ statements: inout BatchStatements,
                        _ db: Database) throws -> StoreOutcome {
         let message = accepted.message
-        let start = accepted.record.interval.start.rawValue
+        let start = accepted.interval.start.rawValue
         var byKey: (hash: String, sequence: Int64)?
         var bySequence: (hash: String, start: Int64)?
         var previousHash: String?
@@ -241,7 +241,7 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         if let byKey {
             if byKey.hash == message.hash { return .duplicate }
             return try keepAside(accepted, existingHash: byKey.hash,
-                                 reason: "interval \(accepted.record.interval.start) is already stored with sequence \(byKey.sequence) and another hash", db)
+                                 reason: "interval \(accepted.interval.start) is already stored with sequence \(byKey.sequence) and another hash", db)
         }
         if let bySequence {
             return try keepAside(accepted, existingHash: bySequence.hash,
@@ -249,7 +249,7 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         }
         let chain = Self.chain(of: message, previousHash: previousHash)
         let sums = accepted.sums
-        let totals = accepted.record.hub
+        let totals = accepted.hubTotals
         var payload = SQLiteBinder(statements.payloadInsert)
         payload.bind(accepted.payload)
         try statements.payloadInsert.execute()
@@ -340,7 +340,7 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         try db.cachedStatement(sql: """
             INSERT INTO conflict (hub, interval_start, sequence, hash, existing_hash, reason, payload, received_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hub, interval_start, hash) DO NOTHING
-            """).execute(arguments: [accepted.message.hub, accepted.record.interval.start.rawValue, accepted.message.sequence,
+            """).execute(arguments: [accepted.message.hub, accepted.interval.start.rawValue, accepted.message.sequence,
                                      accepted.message.hash, existingHash, reason, Data(accepted.payload), accepted.receivedAt.rawValue])
         return .conflict(reason: reason)
     }
