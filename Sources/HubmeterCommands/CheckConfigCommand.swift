@@ -2,6 +2,7 @@ import ArgumentParser
 import ConfigReading
 import HubAgent
 import HubConfiguration
+import HubContract
 import HubSupport
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -23,7 +24,7 @@ struct CheckConfigCommand: ParsableCommand {
     @Option(help: "Which kind of file: agent, aggregator, or auto (decided by its top-level keys).")
     var kind: Kind = .auto
 
-    @Option(help: "Device data directory (profiles/, sunspec/models/), overriding the file's data_directory.")
+    @Option(help: "Data directory (profiles/ and sunspec/models/ for an agent, schemas/v1/ for an aggregator), overriding the file's data_directory.")
     var dataDirectory: String?
 
     func run() throws {
@@ -62,6 +63,15 @@ public enum ConfigurationCheck {
                 + "\(configuration.hub.sharedAssets.count) shared assets, \(devices) devices on \(configuration.buses.count) buses"
         } else {
             let configuration = try AggregatorConfiguration.load(path: path, environment: environment)
+            // The daemon validates every message against these schemas and refuses to start without them.
+            let data = dataDirectory ?? configuration.dataDirectory ?? DataDirectory.resolve(nil)
+            do {
+                _ = try MessageSchemas.load(directory: MessageSchemas.directory(inDataDirectory: data))
+            } catch {
+                throw ConfigError(.invalidValue, file: path, keyPath: "data_directory", line: nil, column: nil,
+                                  problem: "\(data) has no usable schemas/v1/ (\(error.description)); expected the installed data "
+                                      + "(/usr/local/share/hubmeter) or a checkout's Config/ (--data-directory)")
+            }
             return "aggregator configuration: region \(configuration.region.id), \(configuration.hubs.count) known hubs, \(configuration.tokens.count) API tokens"
         }
     }

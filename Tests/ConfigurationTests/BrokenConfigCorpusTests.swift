@@ -47,6 +47,17 @@ import TestSupport
 }
 
 @Suite struct DeviceDataTests {
+    @Test func anAggregatorWithoutSchemasIsAConfigurationError() throws {
+        let file = RepositoryPaths.path("Config/aggregator.example.yaml")
+        // (The same file with the repository's Config/ passes: ExampleConfigTests.checkConfigAcceptsExamples.)
+        let result = try runCommand(RepositoryPaths.hubmeterBinary, ["check-config", "--data-directory", "/nonexistent", file],
+                                    environment: ["HUBMETER_MQTT_PASSWORD": "x"])
+        #expect(result.status == 78)
+        #expect(result.stderr.hasPrefix("\(file): data_directory: /nonexistent has no usable schemas/v1/ ("), "\(result.stderr)")
+        #expect(result.stderr.hasSuffix("expected the installed data (/usr/local/share/hubmeter) or a checkout's Config/ (--data-directory)\n"))
+        #expect(result.stdout.isEmpty)
+    }
+
     @Test func aMissingDataDirectoryIsAConfigurationError() throws {
         let file = RepositoryPaths.path("Config/agent.example.yaml")
         let result = try runCommand(RepositoryPaths.hubmeterBinary, ["check-config", "--data-directory", "/nonexistent", file],
