@@ -69,8 +69,7 @@ public enum ConfigurationCheck {
                 _ = try MessageSchemas.load(directory: MessageSchemas.directory(inDataDirectory: data))
             } catch {
                 throw ConfigError(.invalidValue, file: path, keyPath: "data_directory", line: nil, column: nil,
-                                  problem: "\(data) has no usable schemas/v1/ (\(error.description)); expected the installed data "
-                                      + "(/usr/local/share/hubmeter) or a checkout's Config/ (--data-directory)")
+                                  problem: "the message JSON Schemas cannot be loaded: \(error.description)")
             }
             return "aggregator configuration: region \(configuration.region.id), \(configuration.hubs.count) known hubs, \(configuration.tokens.count) API tokens"
         }
