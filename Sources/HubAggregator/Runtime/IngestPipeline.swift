@@ -5,9 +5,9 @@ import Logging
 import Synchronization
 
 /// What happens to a received message between the broker and the store, without the broker:
-/// messages are classified (schema, decoding, hash: pure and CPU-bound) on every core, and the
-/// accepted records go, in the order they arrived, to one writer that stores up to `maxBatch` of
-/// them per transaction while the next messages are being classified.
+/// messages are classified (schema, decoding, hash: pure and CPU-bound) on the cores the writer
+/// does not need, and the accepted records go, in the order they arrived, to one writer that
+/// stores up to `maxBatch` of them per transaction while the next messages are being classified.
 ///
 /// The MQTT consumer only calls ``submit(topic:payload:)``, which never waits: it must keep up
 /// with the broker, and the broker has already been acknowledged (see docs/aggregator.md).
@@ -40,8 +40,8 @@ public final class IngestPipeline: Sendable {
     private let classifying = Atomic<Bool>(false)
     /// Below this many messages per task, a second task costs more than it saves.
     private static let minimumPerTask = 16
-    /// Messages taken from the inbox per classification round: large enough to keep every core
-    /// busy, small enough that the writer gets its first batch early.
+    /// Messages taken from the inbox per classification round: large enough to keep the
+    /// classifiers busy, small enough that the writer gets its first batch early.
     private static let roundSize = 256
 
     public init(ingest: IntervalIngest, store: any AggregatorStore, metrics: AggregatorMetrics, logger: Logger,
