@@ -3,6 +3,7 @@ import HubAggregator
 import HubContract
 import HubDomain
 import Logging
+import Synchronization
 import Testing
 
 /// The ingest path after the broker: classification in parallel slices, storage in arrival order.
@@ -52,4 +53,62 @@ struct IngestPipelineTests {
             #expect(conflicts.map(\.sequence) == [150])
         }
     }
+
+    /// A burst is stored in full batches (one transaction, one fsync per `maxBatch`), not one per
+    /// classification round; a lone record is stored at once, without waiting for company.
+    @Test func aBurstIsStoredInFullBatchesAndALoneRecordAtOnce() async throws {
+        let template = try AggregatorFixtures.records(count: 96)
+        let messages = try AggregatorFixtures.messages(AggregatorFixtures.shifted(template, count: 1001, from: AggregatorFixtures.start))
+        let directory = try AggregatorFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = BatchRecordingStore(try SQLiteAggregatorStore(path: directory + "/aggregator.sqlite"))
+        var logger = Logger(label: "test.ingest")
+        logger.logLevel = .critical
+        let ingest = IntervalIngest(topicPrefix: "hubmeter/v1", maxMessageBytes: 64 << 10, schemas: try AggregatorFixtures.schemas())
+
+        let burst = IngestPipeline(ingest: ingest, store: store, metrics: AggregatorMetrics(), logger: logger,
+                                   clock: { AggregatorFixtures.start }, maxBatch: 500, classifiers: 1)
+        for message in messages.prefix(1000) { burst.submit(topic: AggregatorFixtures.topic(), payload: message.payload) }
+        burst.finish()
+        await burst.run()
+        #expect(store.batches.withLock { $0 } == [500, 500])
+
+        // A running pipeline that gets one record stores it without waiting for a batch to fill.
+        let lone = IngestPipeline(ingest: ingest, store: store, metrics: AggregatorMetrics(), logger: logger,
+                                  clock: { AggregatorFixtures.start }, maxBatch: 500, classifiers: 1)
+        let running = Task { await lone.run() }
+        lone.submit(topic: AggregatorFixtures.topic(), payload: messages[1000].payload)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while store.batches.withLock({ $0.count }) < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(store.batches.withLock { $0 } == [500, 500, 1])
+        lone.finish()
+        await running.value
+        #expect(try await store.sequenceGaps(hub: "park-a").isEmpty)
+        #expect(try await store.hubs().first?.records == 1001)
+    }
+}
+
+/// A real SQLite store that records the size of every `store` call (one call, one transaction).
+final class BatchRecordingStore: AggregatorStore {
+    let base: SQLiteAggregatorStore
+    let batches = Mutex<[Int]>([])
+    init(_ base: SQLiteAggregatorStore) { self.base = base }
+    func store(_ records: [AcceptedInterval]) async throws -> [StoreOutcome] {
+        batches.withLock { $0.append(records.count) }
+        return try await base.store(records)
+    }
+    func recordStatus(hub: String, status: StatusMessage, at: UTCMilliseconds) async throws { try await base.recordStatus(hub: hub, status: status, at: at) }
+    func recordRejection(_ rejection: Rejection, at: UTCMilliseconds) async throws { try await base.recordRejection(rejection, at: at) }
+    func hubs() async throws -> [StoredHub] { try await base.hubs() }
+    func sums(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) async throws -> RangeSums { try await base.sums(hub: hub, from: from, to: to) }
+    func daily(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) async throws -> [DailySums] { try await base.daily(hub: hub, from: from, to: to) }
+    func intervals(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) async throws -> [StoredInterval] {
+        try await base.intervals(hub: hub, from: from, to: to)
+    }
+    func intervalGaps(hub: String, from: UTCMilliseconds, to: UTCMilliseconds) async throws -> [IntervalGap] {
+        try await base.intervalGaps(hub: hub, from: from, to: to)
+    }
+    func sequenceGaps(hub: String) async throws -> [SequenceGap] { try await base.sequenceGaps(hub: hub) }
+    func conflicts(hub: String?) async throws -> [StoredConflict] { try await base.conflicts(hub: hub) }
+    func rejectionCounts() async throws -> [String: Int] { try await base.rejectionCounts() }
 }
