@@ -97,4 +97,14 @@ import TestSupport
         let cadence = CadenceSettings(cycle: .seconds(1), backoffLimit: .seconds(60))
         #expect((1...8).map { cadence.backoff(afterFailures: $0) } == [1, 2, 4, 8, 16, 32, 60, 60].map { Duration.seconds($0) })
     }
+
+    /// Pollers time back-off and slow points on the monotonic clock. Under a clock running 60×
+    /// faster (tests, demos), one cycle of back-off must be 1/60 of the cycle in real time: in
+    /// real time it left a 5-minute simulated gap after one failed cycle.
+    @Test func cadenceInRealTimeFollowsAFasterClock() {
+        let cadence = CadenceSettings(cycle: .seconds(6), slowInterval: .seconds(60), backoffLimit: .seconds(120))
+        #expect(cadence.inRealTime(of: ScaledWallClock(origin: nil, speed: 60))
+                == CadenceSettings(cycle: .milliseconds(100), slowInterval: .seconds(1), backoffLimit: .seconds(2)))
+        #expect(cadence.inRealTime(of: SystemWallClock()) == cadence)
+    }
 }
