@@ -27,7 +27,7 @@ public final class DevicePoller {
     /// One read's registers, reused every transaction.
     private var readBuffer = [UInt16](repeating: 0, count: 125)
     /// This bus's metrics shard, resolved on the first poll (per metrics instance).
-    private var busMetrics: (owner: ObjectIdentifier, shard: BusMetrics)?
+    private var busMetrics: (owner: AcquisitionMetrics, shard: BusMetrics)?
 
     enum PlanKind { case all, fastAndSlow, fast }
 
@@ -67,11 +67,11 @@ public final class DevicePoller {
     public func poll(_ connection: isolated ModbusConnection, metrics allMetrics: AcquisitionMetrics, wall: UTCMilliseconds) async -> DeviceSnapshot {
         let now = ContinuousClock.now
         let metrics: BusMetrics
-        if let cached = busMetrics, cached.owner == ObjectIdentifier(allMetrics) {
+        if let cached = busMetrics, cached.owner === allMetrics {
             metrics = cached.shard
         } else {
             metrics = allMetrics.bus(busID)
-            busMetrics = (ObjectIdentifier(allMetrics), metrics)
+            busMetrics = (allMetrics, metrics)
         }
         if let retryAt = health.retryAt, now < retryAt {
             markStale(wall: wall)
