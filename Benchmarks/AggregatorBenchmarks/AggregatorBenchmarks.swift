@@ -16,51 +16,42 @@ final class Shared<Value: Sendable>: Sendable {
     }
 }
 
-/// Prepared ingest runs: one new hub's records per run.
-final class IngestRun: Sendable {
+/// Inputs prepared in a benchmark's setup, one per run (the warm-up and each measured run get a
+/// new hub, so that every record is new to the store), with the store they go into.
+final class PreparedRuns<Run: Sendable>: Sendable {
     let store: SQLiteAggregatorStore
     let directory: String
-    let hubs: [[AcceptedInterval]]
+    let runs: [Run]
     private let next = Mutex(0)
 
-    init(store: SQLiteAggregatorStore, directory: String, hubs: [[AcceptedInterval]]) {
+    init(store: SQLiteAggregatorStore, directory: String, runs: [Run]) {
         self.store = store
         self.directory = directory
-        self.hubs = hubs
+        self.runs = runs
     }
 
-    func take() throws -> [AcceptedInterval] {
+    func take() throws -> Run {
         let index = next.withLock { index in
             defer { index += 1 }
             return index
         }
-        guard index < hubs.count else { throw BenchmarkFailure("only \(hubs.count) hubs were prepared") }
-        return hubs[index]
+        guard index < runs.count else { throw BenchmarkFailure("only \(runs.count) runs were prepared") }
+        return runs[index]
     }
 }
 
-/// Prepared pipeline runs: one new hub's payloads per run.
-final class PipelineRun: Sendable {
-    let store: SQLiteAggregatorStore
-    let ingest: IntervalIngest
-    let directory: String
-    let hubs: [(String, [[UInt8]])]
-    private let next = Mutex(0)
+/// One hub's interval messages as received, and the checks they go through.
+struct ReceivedMessages: Sendable {
+    var hub: String
+    var payloads: [[UInt8]]
+    var ingest: IntervalIngest
 
-    init(store: SQLiteAggregatorStore, ingest: IntervalIngest, directory: String, hubs: [(String, [[UInt8]])]) {
-        self.store = store
-        self.ingest = ingest
-        self.directory = directory
-        self.hubs = hubs
-    }
+    var topic: String { "hubmeter/v1/\(hub)/interval" }
 
-    func take() throws -> (String, [[UInt8]]) {
-        let index = next.withLock { index in
-            defer { index += 1 }
-            return index
-        }
-        guard index < hubs.count else { throw BenchmarkFailure("only \(hubs.count) hubs were prepared") }
-        return hubs[index]
+    init(hub: String, count: Int, day: [IntervalRecord]) throws {
+        self.hub = hub
+        payloads = try BenchmarkRecords.accepted(hub: hub, count: count, from: BenchmarkRecords.start, day: day).map(\.payload)
+        ingest = IntervalIngest(topicPrefix: "hubmeter/v1", maxMessageBytes: 256 << 10, schemas: try MessageSchemas.load(directory: BenchmarkPaths.schemas))
     }
 }
 
@@ -91,7 +82,7 @@ let benchmarks: @Sendable () -> Void = {
 
     // (a) Ingest into SQLite: 10 000 new records of a hub with 5 companies per run, 500 per store()
     // call (one transaction), as IngestService drains its queue. records/s = 10 000 / wall clock.
-    let ingest = Shared<IngestRun>()
+    let ingest = Shared<PreparedRuns<[AcceptedInterval]>>()
     Benchmark(
         "SQLite ingest 10000 records (5 companies) in batches of 500",
         configuration: .init(metrics: [.wallClock, .cpuTotal], warmupIterations: 1, maxIterations: 6),
@@ -113,7 +104,7 @@ let benchmarks: @Sendable () -> Void = {
             let hubs = try (0..<7).map { index in
                 try BenchmarkRecords.accepted(hub: "ingest-\(index)", count: ingestRecordsPerRun, from: BenchmarkRecords.start, day: day)
             }
-            ingest.set(IngestRun(store: try SQLiteAggregatorStore(path: directory + "/aggregator.sqlite"), directory: directory, hubs: hubs))
+            ingest.set(PreparedRuns(store: try SQLiteAggregatorStore(path: directory + "/aggregator.sqlite"), directory: directory, runs: hubs))
         },
         teardown: {
             if let run = try? ingest.get() { try? FileManager.default.removeItem(atPath: run.directory) }
@@ -123,59 +114,53 @@ let benchmarks: @Sendable () -> Void = {
 
     // (a2) The whole ingest path after the broker: `IngestPipeline` (what `IngestService` feeds)
     // gets 10 000 interval messages of a new hub with 5 companies, classifies them (topic, size,
-    // JSON Schema, decoding, hash) on every core and stores them in SQLite in batches of 500.
-    // records/s = 10 000 / wall clock, from the first submit until the last batch is committed.
-    let pipelineRun = Shared<PipelineRun>()
+    // JSON Schema, decoding, hash; one task per core but one) and stores them in SQLite in batches
+    // of 500. records/s = 10 000 / wall clock, from the first submit until the last batch is committed.
+    let pipelineRuns = Shared<PreparedRuns<ReceivedMessages>>()
     Benchmark(
-        "Ingest pipeline 10000 messages (5 companies): classify on every core + SQLite store",
+        "Ingest pipeline 10000 messages (5 companies): classify + SQLite store",
         configuration: .init(metrics: [.wallClock, .cpuTotal], warmupIterations: 1, maxIterations: 6),
         closure: { benchmark async throws in
-            let run = try pipelineRun.get()
-            let (hub, payloads) = try run.take()
+            let runs = try pipelineRuns.get()
+            let messages = try runs.take()
             let metrics = AggregatorMetrics()
             var logger = Logger(label: "bench.ingest")
             logger.logLevel = .warning
-            let pipeline = IngestPipeline(ingest: run.ingest, store: run.store, metrics: metrics, logger: logger,
+            let pipeline = IngestPipeline(ingest: messages.ingest, store: runs.store, metrics: metrics, logger: logger,
                                           clock: { BenchmarkRecords.start }, maxBatch: ingestBatch)
             benchmark.startMeasurement()
-            for payload in payloads { pipeline.submit(topic: "hubmeter/v1/\(hub)/interval", payload: payload) }
+            for payload in messages.payloads { pipeline.submit(topic: messages.topic, payload: payload) }
             pipeline.finish()
             await pipeline.run()
             benchmark.stopMeasurement()
             let stored = metrics.snapshot["stored"] ?? 0
-            guard stored == payloads.count else {
-                throw BenchmarkFailure("\(stored) of \(payloads.count) stored: \(metrics.snapshot)")
+            guard stored == messages.payloads.count else {
+                throw BenchmarkFailure("\(stored) of \(messages.payloads.count) stored: \(metrics.snapshot)")
             }
         },
         setup: {
             let directory = BenchmarkPaths.directory + "/pipeline-\(UUID().uuidString)"
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let day = try BenchmarkRecords.day(companies: 5)
-            let hubs = try (0..<7).map { index in
-                let hub = "pipeline-\(index)"
-                return (hub, try BenchmarkRecords.accepted(hub: hub, count: ingestRecordsPerRun, from: BenchmarkRecords.start, day: day).map(\.payload))
-            }
-            let ingest = IntervalIngest(topicPrefix: "hubmeter/v1", maxMessageBytes: 256 << 10, schemas: try MessageSchemas.load(directory: BenchmarkPaths.schemas))
-            pipelineRun.set(PipelineRun(store: try SQLiteAggregatorStore(path: directory + "/aggregator.sqlite"), ingest: ingest,
-                                        directory: directory, hubs: hubs))
+            let runs = try (0..<7).map { try ReceivedMessages(hub: "pipeline-\($0)", count: ingestRecordsPerRun, day: day) }
+            pipelineRuns.set(PreparedRuns(store: try SQLiteAggregatorStore(path: directory + "/aggregator.sqlite"), directory: directory, runs: runs))
         },
         teardown: {
-            if let run = try? pipelineRun.get() { try? FileManager.default.removeItem(atPath: run.directory) }
-            pipelineRun.set(nil)
+            if let runs = try? pipelineRuns.get() { try? FileManager.default.removeItem(atPath: runs.directory) }
+            pipelineRuns.set(nil)
         }
     )
 
     // How well classification alone scales on this machine: the same 10 000 messages classified
     // by one task, and split in halves over two tasks (no store).
+    let classifyInput = Shared<ReceivedMessages>()
     for tasks in [1, 2] {
         Benchmark(
             "classify 10000 messages (5 companies) on \(tasks) task\(tasks == 1 ? "" : "s"), no store",
             configuration: .init(metrics: [.wallClock, .cpuTotal], warmupIterations: 1, maxIterations: 6),
             closure: { benchmark async throws in
-                let run = try pipelineRun.get()
-                let (hub, payloads) = run.hubs[0]
-                let ingest = run.ingest
-                let topic = "hubmeter/v1/\(hub)/interval"
+                let messages = try classifyInput.get()
+                let (payloads, ingest, topic) = (messages.payloads, messages.ingest, messages.topic)
                 benchmark.startMeasurement()
                 let accepted = await withTaskGroup(of: Int.self) { group in
                     let slice = (payloads.count + tasks - 1) / tasks
@@ -193,19 +178,8 @@ let benchmarks: @Sendable () -> Void = {
                 benchmark.stopMeasurement()
                 guard accepted == payloads.count else { throw BenchmarkFailure("\(accepted) of \(payloads.count) accepted") }
             },
-            setup: {
-                let day = try BenchmarkRecords.day(companies: 5)
-                let payloads = try BenchmarkRecords.accepted(hub: "classify", count: ingestRecordsPerRun, from: BenchmarkRecords.start, day: day).map(\.payload)
-                let ingest = IntervalIngest(topicPrefix: "hubmeter/v1", maxMessageBytes: 256 << 10, schemas: try MessageSchemas.load(directory: BenchmarkPaths.schemas))
-                let directory = BenchmarkPaths.directory + "/classify-\(UUID().uuidString)"
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                pipelineRun.set(PipelineRun(store: try SQLiteAggregatorStore(path: directory + "/unused.sqlite"), ingest: ingest,
-                                            directory: directory, hubs: [("classify", payloads)]))
-            },
-            teardown: {
-                if let run = try? pipelineRun.get() { try? FileManager.default.removeItem(atPath: run.directory) }
-                pipelineRun.set(nil)
-            }
+            setup: { classifyInput.set(try ReceivedMessages(hub: "classify", count: ingestRecordsPerRun, day: try BenchmarkRecords.day(companies: 5))) },
+            teardown: { classifyInput.set(nil) }
         )
     }
 
