@@ -21,6 +21,14 @@ import TestSupport
         }
     }
 
+    /// GRDB turns WAL on after `prepareDatabase` and sets NORMAL on the way, which once overrode
+    /// our FULL there: a committed interval could be lost to a power cut.
+    @Test func theWriterSyncsEveryCommit() throws {
+        let (store, path) = try Self.makeStore()
+        #expect(try store.writerSynchronousLevel() == 2)
+        #expect(try AgentStore(path: path).writerSynchronousLevel() == 2)
+    }
+
     @Test func chainLinksSurviveReopeningTheDatabase() throws {
         let records = try RecordFixtures.records(count: 3)
         let (store, path) = try Self.makeStore()

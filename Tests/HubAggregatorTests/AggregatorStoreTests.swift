@@ -4,6 +4,7 @@ import HubAggregator
 import HubContract
 import HubDomain
 import Testing
+import TestSupport
 
 /// Every store test runs on SQLite and on PostgreSQL (see ``StoreBackend``).
 @Suite("Aggregator ingest and store")
@@ -211,6 +212,14 @@ struct AggregatorStoreTests {
             #expect(outcomes.filter { $0 == .duplicate }.count == 20 * 96 && outcomes.suffix(4).allSatisfy { $0 == .stored(chain: .linked) })
             #expect(try await migrated.sums(hub: "park-a", from: from, to: to).receivedIntervals == 20 * 96 + 4)
         }
+    }
+
+    /// A committed batch survives a power cut: the writing connection syncs every commit (FULL).
+    /// GRDB sets NORMAL when it turns WAL on, after `prepareDatabase`, which once overrode ours.
+    @Test func theSQLiteWriterSyncsEveryCommit() throws {
+        let path = try RepositoryPaths.makeTemporaryDirectory("aggregator-sync") + "/aggregator.sqlite"
+        #expect(try SQLiteAggregatorStore(path: path).writerSynchronousLevel() == 2)
+        #expect(try SQLiteAggregatorStore(path: path).writerSynchronousLevel() == 2)
     }
 
     /// Schema v3 of the SQLite store keeps payloads in `interval_payload` (PostgreSQL keeps them

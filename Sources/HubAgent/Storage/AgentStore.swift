@@ -75,12 +75,17 @@ public final class AgentStore: Sendable {
         var configuration = Configuration()
         configuration.label = "hubmeter.agent-store"
         configuration.busyMode = .timeout(5)
-        configuration.prepareDatabase { db in
-            // FULL: a committed interval survives a power cut on the gateway box, not only a crash.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         database = try DatabasePool(path: path, configuration: configuration)
+        // FULL: a committed interval survives a power cut on the gateway box, not only a crash. Set
+        // here, not in `prepareDatabase`: GRDB sets NORMAL on the writer when it turns WAL on, after
+        // `prepareDatabase` has run.
+        try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(database)
+    }
+
+    /// `PRAGMA synchronous` of the connection that writes (2: FULL), for tests and diagnostics.
+    public func writerSynchronousLevel() throws -> Int {
+        try database.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     static var migrator: DatabaseMigrator {

@@ -24,15 +24,21 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         configuration.label = "hubmeter.aggregator-store"
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
-            // FULL: a committed batch survives a power cut (the broker will not send it again). With
-            // one transaction per batch of up to 500 records the sync costs nothing measurable
-            // (docs/performance.md: 457 ms per 10,000 records with FULL, 473 ms with NORMAL).
-            try db.execute(sql: "PRAGMA synchronous = FULL")
             // Rollup and index pages stay in memory between batches (64 MiB per connection).
             try db.execute(sql: "PRAGMA cache_size = -65536")
         }
         database = try DatabasePool(path: path, configuration: configuration)
+        // FULL: a committed batch survives a power cut (the broker will not send it again); with one
+        // transaction per batch of up to 500 records the sync costs little (docs/performance.md).
+        // Set here, not in `prepareDatabase`: GRDB sets NORMAL on the writer when it turns WAL on,
+        // after `prepareDatabase` has run.
+        try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(database)
+    }
+
+    /// `PRAGMA synchronous` of the connection that writes (2: FULL), for tests and diagnostics.
+    public func writerSynchronousLevel() throws -> Int {
+        try database.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     // MARK: Schema
