@@ -3,7 +3,10 @@
 // on the cooperative pool, `IngestPipeline` fed 10 000 interval messages per run, classification
 // on every core and one SQLite writer. Prints wall clock, process CPU and records/s per run.
 //
-//   swift run -c release IngestThroughput [RUNS] [COMPANIES] [CLASSIFIERS]
+//   swift run -c release IngestThroughput [RUNS] [COMPANIES] [CLASSIFIERS] [MESSAGES]
+//
+// With a small MESSAGES, under `valgrind --tool=callgrind --toggle-collect=…classify…` it counts
+// the instructions of classification alone, which the VM's speed does not change.
 import Foundation
 import HubAggregator
 import HubContract
@@ -43,8 +46,8 @@ let arguments = CommandLine.arguments
 let runs = arguments.count > 1 ? Int(arguments[1]) ?? 5 : 5
 let companies = arguments.count > 2 ? Int(arguments[2]) ?? 5 : 5
 /// Classification tasks of the pipeline; default: the pipeline's own default.
-let classifiers = arguments.count > 3 ? Int(arguments[3]) : nil
-let perRun = 10_000
+let classifiers = arguments.count > 3 && arguments[3] != "default" ? Int(arguments[3]) : nil
+let perRun = arguments.count > 4 ? Int(arguments[4]) ?? 10_000 : 10_000
 let directory = NSTemporaryDirectory() + "ingest-throughput-\(UUID().uuidString)"
 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -221,6 +221,47 @@ struct SchemaValidationTests {
         }
     }
 
+    /// A `oneOf` of closed objects keyed by a property of their own (how the figures' quality is
+    /// encoded) is evaluated by its key alone. The same alternatives, each wrapped in `allOf` so
+    /// that the shortcut does not apply, judge every instance alike.
+    @Test func aKeyedOneOfJudgesLikeEveryAlternativeTried() throws {
+        let alternatives = [
+            #"{"type":"object","required":["measured"],"additionalProperties":false,"properties":{"measured":{"type":"object","maxProperties":0}}}"#,
+            #"{"type":"object","required":["estimated"],"additionalProperties":false,"properties":{"estimated":{"type":"object","required":["share"]}}}"#,
+            #"{"type":"object","required":["stale","ageMs"],"additionalProperties":false,"properties":{"stale":{},"ageMs":{"type":"integer"}}}"#,
+        ]
+        let keyed = Array(#"{"oneOf":[\#(alternatives.joined(separator: ","))]}"#.utf8)
+        let wrapped = Array(#"{"oneOf":[\#(alternatives.map { #"{"allOf":[\#($0)]}"# }.joined(separator: ","))]}"#.utf8)
+        let fast = try #require(try JSONSchemaSet(documents: [("k.json", keyed)]).validator("k.json"))
+        let generic = try #require(try JSONSchemaSet(documents: [("w.json", wrapped)]).validator("w.json"))
+        let instances: [(String, Bool)] = [
+            (#"{"measured":{}}"#, true), (#"{"estimated":{"share":0.5}}"#, true), (#"{"stale":1,"ageMs":3}"#, true),
+            (#"{"ageMs":3,"stale":1}"#, true), (#"{"measured":{"x":1}}"#, false), (#"{"estimated":{}}"#, false),
+            (#"{"measured":{},"estimated":{"share":1}}"#, false), (#"{"estimated":{"share":1},"measured":{}}"#, false),
+            (#"{"ageMs":3}"#, false), (#"{"stale":1}"#, false), (#"{}"#, false), (#"{"other":{}}"#, false),
+            (#"{"measured":{},"other":1}"#, false), (#"[]"#, false), (#""measured""#, false), (#"null"#, false),
+        ]
+        for (text, expected) in instances {
+            func verdict(_ validator: JSONSchemaValidator) -> Bool? {
+                switch validator.validate(Array(text.utf8)) {
+                case .valid: true
+                case .invalid: false
+                case .notJSON: nil
+                }
+            }
+            #expect(verdict(fast) == expected, "\(text)")
+            #expect(verdict(generic) == expected, "\(text)")
+        }
+        // Alternatives that share their keys are all tried: an instance matching two is refused.
+        let overlapping = Array(#"{"oneOf":[{"type":"object","required":["a"]},{"type":"object","required":["a"],"properties":{"a":{"type":"number"}}}]}"#.utf8)
+        let both = try #require(try JSONSchemaSet(documents: [("o.json", overlapping)]).validator("o.json"))
+        guard case .invalid(let violations) = both.validate(Array(#"{"a":1}"#.utf8)) else {
+            Issue.record("an instance matching two alternatives of oneOf was accepted")
+            return
+        }
+        #expect(violations.map(\.message) == ["expected exactly one of the 2 alternatives (oneOf) to match, 2 do"])
+    }
+
     /// RFC 6901 in both directions: a reference with `~1`, and a violation under a key with `/` and `~`.
     @Test func pointersEscapeSlashAndTilde() throws {
         let document = Array(##"{"$defs":{"a/b":{"type":"number"}},"properties":{"x/y~z":{"$ref":"#/$defs/a~1b"}}}"##.utf8)

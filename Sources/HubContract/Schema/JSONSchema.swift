@@ -34,7 +34,11 @@ public struct JSONSchemaSet: Sendable {
         for index in compiler.documents.indices {
             roots[compiler.documents[index].name] = try compiler.compile(document: index, node: 0, pointer: "")
         }
-        self.schemas = compiler.compiled.map { CompiledSchema($0!) }
+        var keywords = compiler.compiled.map { $0! }
+        for index in keywords.indices where !keywords[index].oneOf.isEmpty {
+            keywords[index].oneOfKeys = Keywords.discriminatingKeys(of: keywords[index].oneOf, in: keywords)
+        }
+        self.schemas = keywords.map(CompiledSchema.init)
         self.roots = roots
     }
 
@@ -153,10 +157,34 @@ struct Keywords: Sendable {
     var allOf: [Int] = []
     var anyOf: [Int] = []
     var oneOf: [Int] = []
+    /// When every `oneOf` alternative is a closed object (`type: object`, `additionalProperties:
+    /// false`) with a required property that no other alternative declares (an enum encoded as
+    /// `{"case": {...}}`), that property, per alternative. An object can then match only the
+    /// alternative whose key it has, so only that one is evaluated, not all of them.
+    var oneOfKeys: [[UInt8]]?
     var not: Int?
     var ifSchema: Int?
     var thenSchema: Int?
     var elseSchema: Int?
+}
+
+extension Keywords {
+    static func discriminatingKeys(of alternatives: [Int], in all: [Keywords]) -> [[UInt8]]? {
+        var keys: [[UInt8]] = []
+        for alternative in alternatives {
+            let schema = all[alternative]
+            // A value that is not an object would pass `required` and `additionalProperties`.
+            guard schema.types == TypeBits.object, let additional = schema.additionalProperties, all[additional].alwaysFalse else {
+                return nil
+            }
+            let others = alternatives.filter { $0 != alternative }
+            guard let key = schema.required.first(where: { name in
+                others.allSatisfy { other in !all[other].properties.contains { $0.name == name } }
+            }) else { return nil }
+            keys.append(key)
+        }
+        return keys
+    }
 }
 
 /// Shared by reference: validation reads fields without copying the arrays.

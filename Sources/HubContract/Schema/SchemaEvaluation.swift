@@ -186,7 +186,11 @@ struct Evaluation {
         }
         if !schema.keywords.oneOf.isEmpty {
             var matching = 0
-            for sub in schema.keywords.oneOf where quietly(sub, node) { matching += 1 }
+            if let keys = schema.keywords.oneOfKeys {
+                if let candidate = discriminated(node, keys), quietly(schema.keywords.oneOf[candidate], node) { matching = 1 }
+            } else {
+                for sub in schema.keywords.oneOf where quietly(sub, node) { matching += 1 }
+            }
             if matching == 0 {
                 reportNoAlternative(schema.keywords.oneOf, node, keyword: "oneOf")
                 valid = false
@@ -208,6 +212,20 @@ struct Evaluation {
             }
         }
         return valid
+    }
+
+    /// The one `oneOf` alternative an object can match (see ``Keywords/oneOfKeys``): the one whose
+    /// key is its first member with such a key. Every other alternative fails on that member
+    /// (not declared there, and additional properties are not allowed), and nothing matches an
+    /// object without any of the keys, or a value that is not an object.
+    func discriminated(_ node: Int, _ keys: [[UInt8]]) -> Int? {
+        guard nodes[node].kind == .object else { return nil }
+        var key = node + 1
+        for _ in 0..<Int(nodes[node].count) {
+            if let index = keys.firstIndex(where: { stringEquals(key, $0) }) { return index }
+            key = Int(nodes[key + 1].next)
+        }
+        return nil
     }
 
     /// No alternative matched: report the violation that got deepest into the value in an
