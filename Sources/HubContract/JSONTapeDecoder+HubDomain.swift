@@ -68,6 +68,62 @@ extension TapeDecoder {
         }
     }
 
+    /// `IntervalRecord`: every member required, as its synthesized conformance has it. The
+    /// companies and shared assets are decoded in one loop each, not through `Array`'s generic
+    /// `Decodable` conformance.
+    func intervalRecord(at index: Int) throws -> IntervalRecord {
+        try requireObject(index, IntervalRecord.self)
+        var id = "", schema = "", keyVersion = ""
+        var hubID: HubID = "", interval: SettlementInterval?, allocationKey: AllocationKey = .equalShares
+        var participants: [ParticipantSettlement] = [], sharedAssets: [AssetSettlement] = []
+        var hub = HubTotals(), quality = Quality.missing, isComplete = false, toleranceWh = 0.0
+        var flags: [RecordFlag] = [], gapCorrections: [GapCorrection] = [], violations: [InvariantViolation] = []
+        var seen: UInt32 = 0
+        try forEachMember(index) { key, member in
+            if keyEquals(key, "id") { id = try string(at: member); seen |= 1 << 0 }
+            else if keyEquals(key, "schema") { schema = try string(at: member); seen |= 1 << 1 }
+            else if keyEquals(key, "hubID") { hubID = try unbox(HubID.self, at: member); seen |= 1 << 2 }
+            else if keyEquals(key, "interval") { interval = try unbox(SettlementInterval.self, at: member); seen |= 1 << 3 }
+            else if keyEquals(key, "allocationKey") { allocationKey = try unbox(AllocationKey.self, at: member); seen |= 1 << 4 }
+            else if keyEquals(key, "keyVersion") { keyVersion = try string(at: member); seen |= 1 << 5 }
+            else if keyEquals(key, "participants") { participants = try elements(of: member, participantSettlement(at:)); seen |= 1 << 6 }
+            else if keyEquals(key, "sharedAssets") { sharedAssets = try elements(of: member, assetSettlement(at:)); seen |= 1 << 7 }
+            else if keyEquals(key, "hub") { hub = try hubTotals(at: member); seen |= 1 << 8 }
+            else if keyEquals(key, "quality") { quality = try self.quality(at: member); seen |= 1 << 9 }
+            else if keyEquals(key, "isComplete") { isComplete = try bool(at: member); seen |= 1 << 10 }
+            else if keyEquals(key, "flags") { flags = try unbox([RecordFlag].self, at: member); seen |= 1 << 11 }
+            else if keyEquals(key, "gapCorrections") { gapCorrections = try unbox([GapCorrection].self, at: member); seen |= 1 << 12 }
+            else if keyEquals(key, "violations") { violations = try unbox([InvariantViolation].self, at: member); seen |= 1 << 13 }
+            else if keyEquals(key, "toleranceWh") { toleranceWh = try double(at: member); seen |= 1 << 14 }
+        }
+        // In declaration order: the synthesized conformance reports the first missing one so.
+        try requireAll(seen, count: 15, ["id", "schema", "hubID", "interval", "allocationKey", "keyVersion", "participants", "sharedAssets",
+                                         "hub", "quality", "isComplete", "flags", "gapCorrections", "violations", "toleranceWh"], in: index)
+        guard let interval else { throw missing("interval", in: index) }
+        var record = IntervalRecord(hubID: hubID, interval: interval, allocationKey: allocationKey, participants: participants,
+                                    sharedAssets: sharedAssets, hub: hub, quality: quality, isComplete: isComplete, flags: flags,
+                                    gapCorrections: gapCorrections, violations: violations, toleranceWh: toleranceWh)
+        // As published, not as the initializer derives them.
+        record.id = id
+        record.schema = schema
+        record.keyVersion = keyVersion
+        return record
+    }
+
+    /// The elements of the array at `index`, each decoded by `element` from its node.
+    func elements<Element>(of index: Int, _ element: (Int) throws -> Element) throws -> [Element] {
+        guard nodes[index].kind == .array else { throw mismatch(expected: "an array", [Any].self, at: index) }
+        var result: [Element] = []
+        result.reserveCapacity(Int(nodes[index].count))
+        var child = index + 1
+        let end = Int(nodes[index].next)
+        while child < end {
+            result.append(try element(child))
+            child = Int(nodes[child].next)
+        }
+        return result
+    }
+
     /// `ParticipantSettlement`: the identifier, six figures and `negativeConsumption` required, the rest optional.
     func participantSettlement(at index: Int) throws -> ParticipantSettlement {
         try requireObject(index, ParticipantSettlement.self)

@@ -159,6 +159,7 @@ final class TapeDecoder: Decoder {
         if T.self == HubTotals.self { return try hubTotals(at: index) as! T }
         if T.self == ParticipantSettlement.self { return try participantSettlement(at: index) as! T }
         if T.self == AssetSettlement.self { return try assetSettlement(at: index) as! T }
+        if T.self == IntervalRecord.self { return try intervalRecord(at: index) as! T }
         let saved = node
         node = index
         defer { node = saved }

@@ -6,7 +6,7 @@ import Logging
 import Synchronization
 import Testing
 
-/// The ingest path after the broker: classification in parallel slices, storage in arrival order.
+/// The ingest path after the broker: classification of rounds on concurrent tasks, storage in arrival order.
 @Suite("Aggregator ingest pipeline")
 struct IngestPipelineTests {
     @Test(arguments: StoreBackend.allCases)
@@ -14,15 +14,18 @@ struct IngestPipelineTests {
         let messages = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 300))
         let variants = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 300, pvW: 4000))
         var payloads = messages.map(\.payload)
-        // 40 malformed messages spread over both rounds of 256.
-        for index in stride(from: 3, to: 40 * 8, by: 8) { payloads.insert(Array(#"{"schema": "hubmeter.interval/v1", "#.utf8), at: index) }
-        // Same hub and interval as sequence 150 (in the first round of 256) with other content,
-        // arriving later in the same round (another slice): the record that arrived first must be
-        // the one stored, the later one the conflict.
+        let malformed = Array(#"{"schema": "hubmeter.interval/v1", "#.utf8)
+        // 40 malformed messages spread over the first five rounds of 64.
+        for index in stride(from: 3, to: 40 * 8, by: 8) { payloads.insert(malformed, at: index) }
+        // Same hub and interval as sequence 150 (in the third round of 64, of valid records) with
+        // other content, arriving first in the fourth round, whose other 63 messages are malformed.
+        // The fourth round is classified at the same time as the third, on another task, and done
+        // long before it: the record that arrived first must still be the one stored, the later
+        // one the conflict (handling rounds as they finish, tried, fails here).
         #expect((128..<192).contains(try #require(payloads.firstIndex(of: messages[149].payload))))
-        payloads.insert(variants[149].payload, at: 240)
-        payloads.insert(messages[10].payload, at: 300)
-        #expect(payloads.count == 342)
+        payloads.insert(contentsOf: [variants[149].payload] + Array(repeating: malformed, count: 63), at: 192)
+        payloads.insert(messages[10].payload, at: 400)
+        #expect(payloads.count == 405)
 
         try await backend.withStore { store, _ in
             let metrics = AggregatorMetrics()
@@ -39,10 +42,10 @@ struct IngestPipelineTests {
             #expect(counts["stored"] == 300, "\(counts)")
             #expect(counts["duplicate"] == 1, "\(counts)")
             #expect(counts["conflict"] == 1, "\(counts)")
-            #expect(counts["rejected.malformed"] == 40, "\(counts)")
+            #expect(counts["rejected.malformed"] == 103, "\(counts)")
             #expect(counts["chain_broken"] == nil, "\(counts)")
             #expect(pipeline.depth == 0)
-            #expect(try await store.rejectionCounts()["malformed"] == 40)
+            #expect(try await store.rejectionCounts()["malformed"] == 103)
 
             let stored = try await store.intervals(hub: "park-a", from: AggregatorFixtures.start,
                                                    to: AggregatorFixtures.start.adding(milliseconds: 301 * UTCMilliseconds.quarterHourMs))

@@ -38,11 +38,10 @@ public final class IngestPipeline: Sendable {
     private let accepted = WorkQueue<Accepted>()
     /// Set while the classifier works through queued messages (see ``write()``).
     private let classifying = Atomic<Bool>(false)
-    /// Below this many messages per task, a second task costs more than it saves.
-    private static let minimumPerTask = 16
-    /// Messages taken from the inbox per classification round: large enough to keep the
-    /// classifiers busy, small enough that the writer gets its first batch early.
-    private static let roundSize = 256
+    /// Messages taken from the inbox per classification round: large enough that a round
+    /// outweighs its task, small enough that the writer gets its first batch early and that a
+    /// classifier the writer's thread preempted holds up little.
+    private static let roundSize = 64
 
     public init(ingest: IntervalIngest, store: any AggregatorStore, metrics: AggregatorMetrics, logger: Logger,
                 clock: @escaping @Sendable () -> UTCMilliseconds, maxBatch: Int = 500,
@@ -80,36 +79,42 @@ public final class IngestPipeline: Sendable {
     private func classify() async {
         for await _ in inbox.wake {
             classifying.store(true, ordering: .releasing)
-            while case let round = inbox.take(Self.roundSize), !round.isEmpty {
-                let outcomes = await classify(round)
-                for (message, outcome) in zip(round, outcomes) {
-                    await handle(outcome, of: message)
-                }
-            }
+            await classifyQueued()
             classifying.store(false, ordering: .releasing)
             accepted.wakeUp()
         }
     }
 
-    /// Outcomes in the order of `messages`; slices of a large round run as parallel child tasks.
-    func classify(_ messages: [Received]) async -> [IntervalIngest.Outcome] {
+    /// Classifies rounds of queued messages on up to `classifiers` tasks at once, with no barrier
+    /// between rounds (a round waits for no other round's slowest message), and hands the outcomes
+    /// on in the order the messages arrived: when two records share a key, the first to arrive is
+    /// stored and the later one is the conflict, whichever task classified it first.
+    private func classifyQueued() async {
         let ingest = ingest
-        // More slices than cores, so that a core the writer took for a while does not hold up the round.
-        let tasks = min(classifiers * 4, messages.count / Self.minimumPerTask)
-        guard classifiers > 1, tasks > 1 else {
-            return messages.map { ingest.classify(topic: $0.topic, payload: $0.payload, receivedAt: $0.receivedAt) }
-        }
-        let sliceSize = (messages.count + tasks - 1) / tasks
-        return await withTaskGroup(of: (Int, [IntervalIngest.Outcome]).self) { group in
-            for start in stride(from: 0, to: messages.count, by: sliceSize) {
-                let slice = messages[start..<min(start + sliceSize, messages.count)]
+        await withTaskGroup(of: (Int, [Received], [IntervalIngest.Outcome]).self) { group in
+            var issued = 0
+            func issue(_ group: inout TaskGroup<(Int, [Received], [IntervalIngest.Outcome])>) -> Bool {
+                let round = inbox.take(Self.roundSize)
+                guard !round.isEmpty else { return false }
+                let number = issued
+                issued += 1
                 group.addTask {
-                    (start, slice.map { ingest.classify(topic: $0.topic, payload: $0.payload, receivedAt: $0.receivedAt) })
+                    (number, round, round.map { ingest.classify(topic: $0.topic, payload: $0.payload, receivedAt: $0.receivedAt) })
                 }
+                return true
             }
-            var slices: [(Int, [IntervalIngest.Outcome])] = []
-            for await slice in group { slices.append(slice) }
-            return slices.sorted { $0.0 < $1.0 }.flatMap(\.1)
+            // One round per classifier; each round that finishes starts the next.
+            for _ in 0..<classifiers where !issue(&group) { break }
+            var handled = 0
+            var finished: [Int: ([Received], [IntervalIngest.Outcome])] = [:]
+            while let (number, round, outcomes) = await group.next() {
+                finished[number] = (round, outcomes)
+                while let (round, outcomes) = finished.removeValue(forKey: handled) {
+                    for (message, outcome) in zip(round, outcomes) { await handle(outcome, of: message) }
+                    handled += 1
+                }
+                _ = issue(&group)
+            }
         }
     }
 

@@ -35,8 +35,11 @@ public struct JSONSchemaSet: Sendable {
             roots[compiler.documents[index].name] = try compiler.compile(document: index, node: 0, pointer: "")
         }
         var keywords = compiler.compiled.map { $0! }
-        for index in keywords.indices where !keywords[index].oneOf.isEmpty {
-            keywords[index].oneOfKeys = Keywords.discriminatingKeys(of: keywords[index].oneOf, in: keywords)
+        for index in keywords.indices {
+            keywords[index].present = keywords[index].groups
+            if !keywords[index].oneOf.isEmpty {
+                keywords[index].oneOfKeys = Keywords.discriminatingKeys(of: keywords[index].oneOf, in: keywords)
+            }
         }
         self.schemas = keywords.map(CompiledSchema.init)
         self.roots = roots
@@ -162,6 +165,30 @@ struct Keywords: Sendable {
     /// `{"case": {...}}`), that property, per alternative. An object can then match only the
     /// alternative whose key it has, so only that one is evaluated, not all of them.
     var oneOfKeys: [[UInt8]]?
+    /// Which groups of keywords the schema has, so that a check skips the groups it has not.
+    var present: Groups = []
+
+    struct Groups: OptionSet, Sendable {
+        let rawValue: UInt8
+        static let literals = Groups(rawValue: 1)
+        static let number = Groups(rawValue: 2)
+        static let string = Groups(rawValue: 4)
+        static let object = Groups(rawValue: 8)
+        static let array = Groups(rawValue: 16)
+        static let composition = Groups(rawValue: 32)
+    }
+
+    var groups: Groups {
+        var groups: Groups = []
+        if constValue != nil || enumValues != nil { groups.insert(.literals) }
+        if minimum != nil || maximum != nil || exclusiveMinimum != nil || exclusiveMaximum != nil { groups.insert(.number) }
+        if minLength != nil || maxLength != nil || pattern != nil || dateTime { groups.insert(.string) }
+        if !properties.isEmpty || !required.isEmpty || additionalProperties != nil || propertyNames != nil
+            || minProperties != nil || maxProperties != nil { groups.insert(.object) }
+        if items != nil || minItems != nil || maxItems != nil { groups.insert(.array) }
+        if !allOf.isEmpty || !anyOf.isEmpty || !oneOf.isEmpty || not != nil || ifSchema != nil { groups.insert(.composition) }
+        return groups
+    }
     var not: Int?
     var ifSchema: Int?
     var thenSchema: Int?

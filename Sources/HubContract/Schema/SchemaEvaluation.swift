@@ -124,8 +124,10 @@ struct Evaluation {
     }
 
     mutating func check(_ index: Int, _ node: Int) -> Bool {
-        // Fields are read through the class reference: no copy of the keyword arrays per call.
-        let schema = schemas[index]
+        // Fields are read through the class reference: no copy of the keyword arrays per call, and
+        // no reference counting (`schemas` holds every schema while the evaluation runs).
+        unowned(unsafe) let schema = schemas[index]
+        let present = schema.keywords.present
         if schema.keywords.alwaysFalse {
             fail { this in "no value is allowed here" }
             return false
@@ -152,6 +154,7 @@ struct Evaluation {
                 return false
             }
         }
+        if present.isDisjoint(with: [.literals, .number, .string, .object, .array, .composition]) { return valid }
         if let constant = schema.keywords.constValue, !equals(node, constant) {
             fail { this in "expected \(constant.text), got \(this.describe(node))" }
             if !collecting { return false }
@@ -163,18 +166,19 @@ struct Evaluation {
             valid = false
         }
         switch value.kind {
-        case .number:
+        case .number where present.contains(.number):
             valid = checkNumber(schema, node, value.number) && valid
-        case .string:
+        case .string where present.contains(.string):
             valid = checkString(schema, node) && valid
-        case .object:
+        case .object where present.contains(.object):
             valid = checkObject(schema, node) && valid
-        case .array:
+        case .array where present.contains(.array):
             valid = checkArray(schema, node) && valid
         default:
             break
         }
         if !valid && !collecting { return false }
+        guard present.contains(.composition) else { return valid }
         for sub in schema.keywords.allOf where !check(sub, node) {
             valid = false
             if !collecting { return false }
@@ -322,11 +326,13 @@ struct Evaluation {
         var seen: UInt64 = 0
         // Where to start looking for the next member's property: just after the previous match.
         var hint = 0
+        // The path only serves messages: kept while collecting, which no call below changes for good.
+        let tracking = collecting
         if !properties.isEmpty || additional != nil || names != nil {
             var key = node + 1
             for _ in 0..<count {
                 let member = key + 1
-                path.append(key)
+                if tracking { path.append(key) }
                 if let names, !quietly(names, key) {
                     let reason = collecting ? violationsOf(names, key).first.map { ": " + $0.violation.message } ?? "" : ""
                     fail { this in "property name \(this.describe(key)) is not allowed\(reason)" }
@@ -354,7 +360,7 @@ struct Evaluation {
                         valid = false
                     }
                 }
-                path.removeLast()
+                if tracking { path.removeLast() }
                 if !valid && !collecting { return false }
                 key = Int(nodes[member].next)
             }
@@ -407,11 +413,12 @@ struct Evaluation {
             valid = false
         }
         guard let items = schema.keywords.items else { return valid }
+        let tracking = collecting
         var element = node + 1
         for position in 0..<count {
-            path.append(-1 - position)
+            if tracking { path.append(-1 - position) }
             if !check(items, element) { valid = false }
-            path.removeLast()
+            if tracking { path.removeLast() }
             if !valid && !collecting { return false }
             element = Int(nodes[element].next)
         }
