@@ -257,8 +257,7 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         let sums = accepted.sums
         let totals = accepted.hubTotals
         var payload = SQLiteBinder(statements.payloadInsert)
-        payload.bind(accepted.payload)
-        try statements.payloadInsert.execute()
+        try payload.bindingInPlace(accepted.payload) { try statements.payloadInsert.execute() }
         let payloadID = db.lastInsertedRowID
         var record = SQLiteBinder(statements.recordInsert)
         record.bind(message.hub)

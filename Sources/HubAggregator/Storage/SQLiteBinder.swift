@@ -46,12 +46,17 @@ struct SQLiteBinder {
         index += 1
     }
 
-    mutating func bind(_ value: [UInt8]) {
-        value.withUnsafeBytes { bytes in
-            // A zero-length blob, not NULL, for an empty payload.
-            _ = sqlite3_bind_blob(statement, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), Self.transient)
-        }
+    /// Binds `value` without SQLite copying it, and runs `body` (which executes the statement)
+    /// while the bytes are certainly there: a 5 kB payload is not copied once more per record.
+    mutating func bindingInPlace<Result>(_ value: [UInt8], _ body: () throws -> Result) rethrows -> Result {
+        let parameter = index
         index += 1
+        return try value.withUnsafeBytes { bytes in
+            // A zero-length blob, not NULL, for an empty payload.
+            _ = sqlite3_bind_blob(statement, parameter, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), nil)
+            defer { sqlite3_bind_null(statement, parameter) } // SQLite must not keep the pointer after `body`.
+            return try body()
+        }
     }
 
     mutating func bind(_ values: [Double]) {
