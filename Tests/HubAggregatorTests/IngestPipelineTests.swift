@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HubAggregator
 import HubContract
 import HubDomain
@@ -88,6 +89,84 @@ struct IngestPipelineTests {
         await running.value
         #expect(try await store.sequenceGaps(hub: "park-a").isEmpty)
         #expect(try await store.hubs().first?.records == 1001)
+    }
+}
+
+extension IngestPipelineTests {
+    /// The store goes away while records arrive: another connection holds SQLite's write lock past
+    /// the store's busy timeout; PostgreSQL's database turns read-only. The records are held and stored once it is back: none is lost or given up, and the
+    /// outage is reported once (metrics, the flag /health reads), not once per try.
+    @Test(arguments: StoreBackend.allCases)
+    func anOutageOfTheStoreLosesNoRecord(backend: StoreBackend) async throws {
+        switch backend {
+        case .sqlite:
+            let directory = try AggregatorFixtures.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let path = directory + "/aggregator.sqlite"
+            let store = try SQLiteAggregatorStore(path: path, busyTimeout: .milliseconds(100))
+            var configuration = Configuration()
+            configuration.allowsUnsafeTransactions = true
+            let other = try DatabaseQueue(path: path, configuration: configuration)
+            try await Self.outage(store: store,
+                                  takeAway: { try await other.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") } },
+                                  bringBack: { try await other.writeWithoutTransaction { try $0.execute(sql: "COMMIT") } })
+        case .postgres:
+            let server = try PostgresTestServer()
+            let database = try await server.createDatabase()
+            let store = try await PostgresAggregatorStore.open(server.settings(database: database), logger: server.logger)
+            // Sessions keep the settings they started with: new ones get the database's.
+            let endSessions = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)'"
+            do {
+                try await Self.outage(
+                    store: store,
+                    // As after a failover to a standby, or during maintenance: sessions are read-only.
+                    takeAway: { try await server.administer(["ALTER DATABASE \(database) SET default_transaction_read_only = on", endSessions]) },
+                    bringBack: { try await server.administer(["ALTER DATABASE \(database) RESET default_transaction_read_only", endSessions]) })
+            } catch {
+                await store.close()
+                try? await server.dropDatabase(database)
+                throw error
+            }
+            await store.close()
+            try await server.dropDatabase(database)
+        }
+    }
+
+    static func outage(store: any AggregatorStore, takeAway: () async throws -> Void, bringBack: () async throws -> Void) async throws {
+        let messages = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 40))
+        let metrics = AggregatorMetrics()
+        var logger = Logger(label: "test.ingest")
+        logger.logLevel = .critical
+        let pipeline = IngestPipeline(
+            ingest: IntervalIngest(topicPrefix: "hubmeter/v1", maxMessageBytes: 64 << 10, schemas: try AggregatorFixtures.schemas()),
+            store: store, metrics: metrics, logger: logger, clock: { AggregatorFixtures.start }, maxBatch: 500, classifiers: 1,
+            outageRetry: (first: .milliseconds(50), last: .milliseconds(200)))
+        let running = Task { await pipeline.run() }
+        func waitFor(_ what: String, _ condition: () -> Bool) async throws {
+            let deadline = ContinuousClock.now + .seconds(90)
+            while !condition(), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(condition(), "\(what) within 90 s: \(metrics.snapshot)")
+        }
+        for message in messages.prefix(10) { pipeline.submit(topic: AggregatorFixtures.topic(), payload: message.payload) }
+        try await waitFor("the first 10 stored") { metrics.snapshot["stored"] == 10 }
+
+        try await takeAway()
+        for message in messages.dropFirst(10) { pipeline.submit(topic: AggregatorFixtures.topic(), payload: message.payload) }
+        try await waitFor("the outage noticed") { !pipeline.storeIsReachable }
+        try await Task.sleep(for: .seconds(1)) // several more tries
+        #expect(metrics.snapshot["store_outage"] == 1, "\(metrics.snapshot)")
+        #expect(metrics.snapshot["stored"] == 10)
+        #expect(!pipeline.storeIsReachable)
+
+        try await bringBack()
+        try await waitFor("the held 30 stored") { metrics.snapshot["stored"] == 40 }
+        #expect(pipeline.storeIsReachable)
+        pipeline.finish()
+        await running.value
+        let counts = metrics.snapshot
+        #expect(counts["store_failed"] == nil && counts["unstored"] == nil && counts["store_outage"] == 1, "\(counts)")
+        #expect(try await store.hubs().first?.records == 40)
+        #expect(try await store.sequenceGaps(hub: "park-a").isEmpty)
     }
 }
 

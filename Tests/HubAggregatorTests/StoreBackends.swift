@@ -115,7 +115,7 @@ struct PostgresTestServer: Sendable {
     }
 
     /// Runs statements on the `postgres` maintenance database.
-    private func administer(_ statements: [String]) async throws {
+    func administer(_ statements: [String]) async throws {
         let client = PostgresClient(configuration: settings(database: "postgres").clientConfiguration, backgroundLogger: logger)
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in

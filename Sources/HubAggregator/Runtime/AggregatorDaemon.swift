@@ -164,9 +164,10 @@ public enum AggregatorDaemon {
                 endpoints: endpoints,
                 metrics: { metrics.prometheusText() },
                 health: {
-                    let subscribed = ingest.isSubscribed
-                    return Reply.json(["status": subscribed ? "ok" : "degraded", "broker": subscribed ? "subscribed" : "not subscribed"],
-                                      status: subscribed ? 200 : 503)
+                    let subscribed = ingest.isSubscribed, storing = ingest.pipeline.storeIsReachable
+                    return Reply.json(["status": subscribed && storing ? "ok" : "degraded", "broker": subscribed ? "subscribed" : "not subscribed",
+                                       "store": storing ? "available" : "unavailable (records held and retried)"],
+                                      status: subscribed && storing ? 200 : 503)
                 }),
             configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port), serverName: "hubmeter-aggregator"),
             onServerRunning: { _ in onReady() },

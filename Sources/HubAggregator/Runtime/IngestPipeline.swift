@@ -36,6 +36,12 @@ public final class IngestPipeline: Sendable {
 
     private let inbox = WorkQueue<Received>()
     private let accepted = WorkQueue<Accepted>()
+    /// False while the store is away (see ``storeHoldingThroughOutages(_:)``), for /health.
+    private let storeReachable = Atomic<Bool>(true)
+    /// Set by ``finish()``: a store that is still away then gets one more try, not a wait.
+    private let finishing = Atomic<Bool>(false)
+    /// Waits between tries while the store is away: doubling from the first to the last.
+    let outageRetry: (first: Duration, last: Duration)
     /// Set while the classifier works through queued messages (see ``write()``).
     private let classifying = Atomic<Bool>(false)
     /// Messages taken from the inbox per classification round: large enough that a round
@@ -45,7 +51,8 @@ public final class IngestPipeline: Sendable {
 
     public init(ingest: IntervalIngest, store: any AggregatorStore, metrics: AggregatorMetrics, logger: Logger,
                 clock: @escaping @Sendable () -> UTCMilliseconds, maxBatch: Int = 500,
-                classifiers: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)) {
+                classifiers: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1),
+                outageRetry: (first: Duration, last: Duration) = (.milliseconds(500), .seconds(5))) {
         self.ingest = ingest
         self.store = store
         self.metrics = metrics
@@ -53,6 +60,7 @@ public final class IngestPipeline: Sendable {
         self.clock = clock
         self.maxBatch = max(1, maxBatch)
         self.classifiers = max(1, classifiers)
+        self.outageRetry = outageRetry
     }
 
     /// Queues one received message, stamped with its arrival time. Never waits.
@@ -71,8 +79,15 @@ public final class IngestPipeline: Sendable {
         await written
     }
 
-    /// No more messages will be submitted; ``run()`` returns once the queued ones are stored.
-    public func finish() { inbox.finish() }
+    /// No more messages will be submitted; ``run()`` returns once the queued ones are stored (or,
+    /// if the store is away, after one more try: see ``storeHoldingThroughOutages(_:)``).
+    public func finish() {
+        finishing.store(true, ordering: .releasing)
+        inbox.finish()
+    }
+
+    /// Whether the last store attempt reached the store.
+    public var storeIsReachable: Bool { storeReachable.load(ordering: .acquiring) }
 
     // MARK: Classification
 
@@ -142,6 +157,39 @@ public final class IngestPipeline: Sendable {
 
     // MARK: Storage
 
+    /// Stores `records`. While the store is away (unreachable, locked by another process, disk
+    /// full: ``AggregatorStoreError/isOutage``) the records are held here and tried again, with
+    /// waits doubling up to `outageRetry.last`: nothing is given up for an outage, however long.
+    /// The outage is logged when it starts and when it ends, not per try. Throws what the store
+    /// answered when it refused the records, or the outage if the pipeline is finishing.
+    private func storeHoldingThroughOutages(_ records: [AcceptedInterval]) async throws -> [StoreOutcome] {
+        var wait = outageRetry.first
+        var outageStart: ContinuousClock.Instant?
+        while true {
+            do {
+                let outcomes = try await store.store(records)
+                if let outageStart {
+                    storeReachable.store(true, ordering: .releasing)
+                    metrics.storeAvailable(true)
+                    logger.notice("the store is available again; held records stored", metadata: [
+                        "records": "\(records.count)", "unavailable_for": "\(ContinuousClock.now - outageStart)"])
+                }
+                return outcomes
+            } catch let error as AggregatorStoreError where error.isOutage {
+                if finishing.load(ordering: .acquiring) && outageStart != nil { throw error }
+                if outageStart == nil {
+                    outageStart = .now
+                    storeReachable.store(false, ordering: .releasing)
+                    metrics.storeAvailable(false)
+                    logger.error("the store is unavailable; holding the records and trying again", metadata: [
+                        "records": "\(records.count)", "error": "\(error)"])
+                }
+                try? await Task.sleep(for: wait)
+                wait = min(wait * 2, outageRetry.last)
+            }
+        }
+    }
+
     /// Stores what is queued, up to ``maxBatch`` records per transaction, until the queue is finished and empty.
     private func write() async {
         for await _ in accepted.wake {
@@ -162,7 +210,13 @@ public final class IngestPipeline: Sendable {
     private func store(_ batch: [Accepted]) async {
         let outcomes: [StoreOutcome]
         do {
-            outcomes = try await store.store(batch.map(\.accepted))
+            outcomes = try await storeHoldingThroughOutages(batch.map(\.accepted))
+        } catch let error as AggregatorStoreError where error.isOutage {
+            // Only when stopping with the store still away: these records were acknowledged to the broker and are lost here.
+            metrics.count("unstored", count: batch.count)
+            logger.critical("stopping while the store is unavailable: records not stored", metadata: [
+                "records": "\(batch.count)", "first": "\(batch[0].topic) #\(batch[0].accepted.message.sequence)", "error": "\(error)"])
+            return
         } catch {
             guard batch.count > 1 else {
                 metrics.count("store_failed")

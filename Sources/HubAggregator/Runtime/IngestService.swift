@@ -24,6 +24,22 @@ public final class AggregatorMetrics: Sendable {
         counts.withLock { $0[reason.map { "\(outcome).\($0)" } ?? outcome, default: 0] += 1 }
     }
 
+    /// Counts `count` messages at once (records given up together).
+    public func count(_ outcome: String, count: Int) {
+        registry.makeCounter(name: "hubmeter_aggregator_messages_total", labels: [("outcome", outcome)]).increment(by: Int64(count))
+        counts.withLock { $0[outcome, default: 0] += count }
+    }
+
+    /// 1 while the store takes records, 0 while it is away (the ingest holds them meanwhile);
+    /// each time it goes away counts one outage.
+    public func storeAvailable(_ available: Bool) {
+        registry.makeGauge(name: "hubmeter_aggregator_store_available").set(Double(available ? 1 : 0))
+        if !available {
+            registry.makeCounter(name: "hubmeter_aggregator_store_outages_total").increment()
+            counts.withLock { $0["store_outage", default: 0] += 1 }
+        }
+    }
+
     public var snapshot: [String: Int] { counts.withLock { $0 } }
 
     public func prometheusText() -> String {

@@ -236,13 +236,22 @@ struct GapSearch {
 /// (never a password: connection settings are not part of it).
 public struct AggregatorStoreError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value: String { case connection, migration, query }
+        private enum Value: String { case connection, unavailable, migration, query }
         private let value: Value
+        /// The database cannot be reached.
         public static let connection = Code(value: .connection)
+        /// The database answers but cannot do this now (locked by another process, disk full or
+        /// read-only, shutting down, out of resources): the same request can succeed later.
+        public static let unavailable = Code(value: .unavailable)
         public static let migration = Code(value: .migration)
+        /// The database refused this request (its data, or a defect): trying again will not help.
         public static let query = Code(value: .query)
         public var description: String { "storage.\(value.rawValue)" }
     }
+
+    /// Whether the store is away rather than refusing the request: the ingest then keeps the
+    /// records and tries again, instead of giving them up.
+    public var isOutage: Bool { code == .connection || code == .unavailable }
 
     public var code: Code
     public var operation: String

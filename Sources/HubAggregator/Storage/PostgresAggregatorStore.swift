@@ -228,13 +228,24 @@ public final class PostgresAggregatorStore: AggregatorStore {
         }
     }
 
+    /// SQLSTATEs of a server that cannot do the work now but may later: classes 08 connection,
+    /// 40 transaction rollback (serialization, deadlock), 53 insufficient resources (disk full),
+    /// 57 operator intervention (shutdown, cancelled), 58 system error (I/O); and 25006, a
+    /// read-only session (a standby after a failover, or a database set read-only for maintenance).
+    static func isTransient(sqlState: String?) -> Bool {
+        guard let sqlState, sqlState.count == 5 else { return false }
+        return sqlState == "25006" || ["08", "40", "53", "57", "58"].contains(String(sqlState.prefix(2)))
+    }
+
     /// Runs `body`, turning postgres-nio's errors into ``AggregatorStoreError`` with the server's message.
     private func run<Result: Sendable>(_ operation: String,
                                        _ body: (PostgresClient, Logger) async throws -> Result) async throws -> Result {
         do {
             return try await body(client, logger)
         } catch let error as PSQLError {
-            let code: AggregatorStoreError.Code = operation == "migrate" ? .migration : (error.code == .server ? .query : .connection)
+            let code: AggregatorStoreError.Code = operation == "migrate" ? .migration
+                : error.code != .server ? .connection
+                : Self.isTransient(sqlState: error.serverInfo?[.sqlState]) ? .unavailable : .query
             var detail = "\(error.code)"
             if let info = error.serverInfo {
                 detail += ": " + [info[.sqlState], info[.message], info[.detail]].compactMap { $0 }.joined(separator: " ")
@@ -248,7 +259,12 @@ public final class PostgresAggregatorStore: AggregatorStore {
                 if let info = psql.serverInfo { detail += ": " + [info[.sqlState], info[.message]].compactMap { $0 }.joined(separator: " ") }
             }
             for other in underlying where !(other is PSQLError) { detail += "; \(other)" }
-            throw AggregatorStoreError(.query, operation: operation, detail: detail)
+            // Away, not refusing, when any step failed for want of the server (or for a transient server state).
+            let away = underlying.contains { error in
+                guard let psql = error as? PSQLError else { return false }
+                return psql.code != .server || Self.isTransient(sqlState: psql.serverInfo?[.sqlState])
+            }
+            throw AggregatorStoreError(away ? .unavailable : .query, operation: operation, detail: detail)
         } catch let error as AggregatorStoreError {
             throw error
         } catch is CancellationError {

@@ -18,11 +18,13 @@ public final class SQLiteAggregatorStore: AggregatorStore {
     private let database: DatabasePool
     static let dayMs = UTCCalendar.dayMs
 
-    public init(path: String) throws {
+    /// `busyTimeout`: how long a write waits for another process's write lock on the same file
+    /// before the store counts as unavailable for now.
+    public init(path: String, busyTimeout: Duration = .seconds(10)) throws {
         self.path = path
         var configuration = Configuration()
         configuration.label = "hubmeter.aggregator-store"
-        configuration.busyMode = .timeout(10)
+        configuration.busyMode = .timeout(TimeInterval(busyTimeout.components.seconds) + TimeInterval(busyTimeout.components.attoseconds) / 1e18)
         configuration.prepareDatabase { db in
             // Rollup and index pages stay in memory between batches (64 MiB per connection).
             try db.execute(sql: "PRAGMA cache_size = -65536")
@@ -164,12 +166,28 @@ public final class SQLiteAggregatorStore: AggregatorStore {
     // MARK: Ingest
 
     public func store(_ records: [AcceptedInterval]) async throws -> [StoreOutcome] {
-        try await database.writeWithoutTransaction { db in try self.storeNow(records, db) }
+        do {
+            return try await database.writeWithoutTransaction { db in try self.storeNow(records, db) }
+        } catch let error as DatabaseError {
+            throw Self.storeError(error)
+        }
     }
 
     /// The same as ``store(_:)``, blocking the caller (for benchmarks and tools that run outside the cooperative pool).
     public func storeBlocking(_ records: [AcceptedInterval]) throws -> [StoreOutcome] {
-        try database.writeWithoutTransaction { db in try self.storeNow(records, db) }
+        do {
+            return try database.writeWithoutTransaction { db in try self.storeNow(records, db) }
+        } catch let error as DatabaseError {
+            throw Self.storeError(error)
+        }
+    }
+
+    /// SQLite's refusal of these records (a constraint, a value too big or of the wrong type), or
+    /// else the store being unavailable for now: locked by another process, disk full, read-only,
+    /// I/O error. Unavailable is the default, so that an unforeseen code keeps records rather than dropping them.
+    static func storeError(_ error: DatabaseError) -> AggregatorStoreError {
+        let refused: [ResultCode] = [.SQLITE_CONSTRAINT, .SQLITE_TOOBIG, .SQLITE_MISMATCH, .SQLITE_RANGE, .SQLITE_ERROR]
+        return AggregatorStoreError(refused.contains(error.resultCode) ? .query : .unavailable, operation: "store", detail: "\(error)")
     }
 
     private func storeNow(_ records: [AcceptedInterval], _ db: Database) throws -> [StoreOutcome] {
