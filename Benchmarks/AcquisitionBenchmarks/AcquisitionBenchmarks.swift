@@ -210,8 +210,8 @@ func nanoseconds(_ duration: Duration) -> Int {
 func pollLoop(_ poller: DevicePoller, _ connection: isolated ModbusConnection, count: Int) async {
     let metrics = AcquisitionMetrics()
     let clock = SystemWallClock()
-    _ = await poller.poll(connection, metrics: metrics, wall: clock.now) // the static read after connect
+    _ = poller.poll(connection, metrics: metrics, wall: clock.now) // the static read after connect
     for _ in 0..<count {
-        blackHole(await poller.poll(connection, metrics: metrics, wall: clock.now))
+        blackHole(poller.poll(connection, metrics: metrics, wall: clock.now))
     }
 }

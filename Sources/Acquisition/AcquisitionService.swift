@@ -80,7 +80,7 @@ public final class AcquisitionService: Sendable {
             let cycleStart = ContinuousClock.now
             for poller in pollers {
                 let wasOnline = poller.health.state != .backingOff
-                let snapshot = await poller.poll(connection, metrics: metrics, wall: clock.now)
+                let snapshot = poller.poll(connection, metrics: metrics, wall: clock.now)
                 busMetrics.recordDeviceCycle(device: poller.device.id)
                 if wasOnline && snapshot.health.state == .backingOff {
                     logger.warning("device not answering; backing off", metadata: [
@@ -101,10 +101,10 @@ public final class AcquisitionService: Sendable {
     }
 
     private static func readOnce(_ device: AcquisitionDevice, isolatedTo connection: isolated ModbusConnection, bus: AcquisitionBus,
-                                 library: SunSpecModelLibrary, wall: UTCMilliseconds, metrics: AcquisitionMetrics) async -> DeviceSnapshot {
+                                 library: SunSpecModelLibrary, wall: UTCMilliseconds, metrics: AcquisitionMetrics) -> DeviceSnapshot {
         configure(connection, for: bus)
         let poller = DevicePoller(device: device, busID: bus.id, cadence: CadenceSettings(), library: library)
-        return await poller.poll(connection, metrics: metrics, wall: wall)
+        return poller.poll(connection, metrics: metrics, wall: wall)
     }
 
     /// The read plan of a device (the discovered profile for SunSpec devices is not known here).

@@ -16,7 +16,7 @@ public enum SunSpecDiscovery {
     /// The models, or nil when no base has the marker. A timeout or connection failure is
     /// thrown: the device is not there, and trying the other bases would only triple the wait.
     public static func discover(_ connection: isolated ModbusConnection, unit: Int,
-                                observe: (Duration, ModbusError?) -> Void = { _, _ in }) async throws(ModbusError) -> Result? {
+                                observe: (Duration, ModbusError?) -> Void = { _, _ in }) throws(ModbusError) -> Result? {
         for base in baseAddresses {
             guard let registers = try read(connection, address: base, count: 2, unit: unit, observe: observe), registers == marker else {
                 continue

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CPlatform
 import Acquisition
 import HubAgent
 import HubDomain
@@ -37,9 +36,6 @@ struct AgentCommand: AsyncParsableCommand {
         var empty = sigset_t()
         sigemptyset(&empty)
         pthread_sigmask(SIG_SETMASK, &empty, nil)
-        // Two malloc arenas instead of eight per core: the bus threads allocate little and rarely
-        // at the same time, and every extra arena keeps its own free pages (about 2 MiB with 200 buses).
-        _ = hubmeter_limit_malloc_arenas(2)
         let status = await AgentDaemon.run(.init(configurationPath: config, dataDirectory: dataDirectory,
                                                  environment: ProcessEnvironment.current, version: HubmeterVersion.current,
                                                  clock: ScaledWallClock(origin: timeOrigin.map { UTCMilliseconds($0) }, speed: speed)))

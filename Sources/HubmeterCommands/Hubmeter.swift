@@ -1,4 +1,5 @@
 import ArgumentParser
+import CPlatform
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,10 +34,23 @@ struct VersionCommand: ParsableCommand {
 
 /// The process entry point, so the executable needs no knowledge of the argument parser.
 public enum HubmeterEntryPoint {
-    public static func run() async {
+    /// Process-wide settings, made on the main thread before the first `await` (main.swift):
+    /// an async function would already run on a thread of the cooperative pool.
+    public static func prepareProcess() {
         // A peer that closes its socket must give us EPIPE, not a fatal signal: OpenSSL writes to
         // the MQTT socket with write(2), so a TLS broker going away mid-write would kill the agent.
         signal(SIGPIPE, SIG_IGN)
+        // The agent runs on one malloc arena instead of eight per core: its 200 bus threads
+        // allocate little and rarely at once, and every extra arena keeps its own free pages (2 MiB
+        // with 200 buses; docs/performance.md). Only before any other thread has allocated: glibc
+        // gives a thread that allocates before the cap an arena of its own. glibc's
+        // MALLOC_ARENA_MAX, when set, decides instead.
+        if CommandLine.arguments.dropFirst().first == "agent", getenv("MALLOC_ARENA_MAX") == nil {
+            _ = hubmeter_limit_malloc_arenas(1)
+        }
+    }
+
+    public static func run() async {
         await Hubmeter.main()
     }
 }

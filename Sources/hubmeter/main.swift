@@ -1,4 +1,5 @@
 import HubmeterCommands
 
 // Everything lives in HubmeterCommands; this executable only starts it.
+HubmeterEntryPoint.prepareProcess()
 await HubmeterEntryPoint.run()
