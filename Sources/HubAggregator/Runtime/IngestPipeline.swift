@@ -125,7 +125,16 @@ public final class IngestPipeline: Sendable {
             while let (number, round, outcomes) = await group.next() {
                 finished[number] = (round, outcomes)
                 while let (round, outcomes) = finished.removeValue(forKey: handled) {
-                    for (message, outcome) in zip(round, outcomes) { await handle(outcome, of: message) }
+                    // A round's records go to the writer together: one wake-up per round, not per record.
+                    var records: [Accepted] = []
+                    for (message, outcome) in zip(round, outcomes) {
+                        if case .interval(let record) = outcome {
+                            records.append(Accepted(accepted: record, topic: message.topic))
+                        } else {
+                            await handle(outcome, of: message)
+                        }
+                    }
+                    accepted.append(contentsOf: records)
                     handled += 1
                 }
                 _ = issue(&group)
@@ -192,13 +201,15 @@ public final class IngestPipeline: Sendable {
 
     /// Stores what is queued, up to ``maxBatch`` records per transaction, until the queue is finished and empty.
     private func write() async {
-        for await _ in accepted.wake {
+        var wakes = accepted.wake.makeAsyncIterator()
+        while await wakes.next() != nil {
             while true {
                 // Group commit: while a burst is still being classified, wait for a full batch, so
                 // that a burst costs one transaction (and one fsync) per `maxBatch` records, not
-                // one per classification round. A lone record is stored at once.
+                // one per classification round. A lone record is stored at once. Each classified
+                // round, and the end of classifying, wakes the writer to look again.
                 while accepted.count < maxBatch, classifying.load(ordering: .acquiring) {
-                    try? await Task.sleep(for: .milliseconds(2))
+                    if await wakes.next() == nil { break }
                 }
                 let batch = accepted.take(maxBatch)
                 if batch.isEmpty { break }
@@ -268,6 +279,12 @@ final class WorkQueue<Item: Sendable>: Sendable {
 
     func append(_ item: Item) {
         items.withLock { $0.storage.append(item) }
+        continuation.yield()
+    }
+
+    func append(contentsOf newItems: [Item]) {
+        guard !newItems.isEmpty else { return }
+        items.withLock { $0.storage.append(contentsOf: newItems) }
         continuation.yield()
     }
 
