@@ -19,8 +19,8 @@ public final class IngestPipeline: Sendable {
     public let clock: @Sendable () -> UTCMilliseconds
     public let maxBatch: Int
     /// How many classification tasks share a burst of messages. Default: one per core but one,
-    /// which is left to the writer (measured on 2 cores: 17,900 records/s with one classifier,
-    /// 15,300 with two, whose threads took turns with the writer; docs/performance.md).
+    /// which is left to the writer (measured on 2 cores: 17,000–18,900 records/s with one
+    /// classifier, 16,000–16,500 with two, whose threads took turns with the writer; docs/performance.md).
     public let classifiers: Int
 
     struct Received: Sendable {
