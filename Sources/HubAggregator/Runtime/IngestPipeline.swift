@@ -128,11 +128,7 @@ public final class IngestPipeline: Sendable {
                     // A round's records go to the writer together: one wake-up per round, not per record.
                     var records: [Accepted] = []
                     for (message, outcome) in zip(round, outcomes) {
-                        if case .interval(let record) = outcome {
-                            records.append(Accepted(accepted: record, topic: message.topic))
-                        } else {
-                            await handle(outcome, of: message)
-                        }
+                        if let record = await handle(outcome, of: message) { records.append(record) }
                     }
                     accepted.append(contentsOf: records)
                     handled += 1
@@ -142,11 +138,12 @@ public final class IngestPipeline: Sendable {
         }
     }
 
-    /// Interval records go to the writer; statuses and rejections are stored at once. Nothing here may stop the service.
-    private func handle(_ outcome: IntervalIngest.Outcome, of message: Received) async {
+    /// An interval record is returned, for the writer; statuses and rejections are stored at once.
+    /// Nothing here may stop the service.
+    private func handle(_ outcome: IntervalIngest.Outcome, of message: Received) async -> Accepted? {
         switch outcome {
         case .interval(let record):
-            accepted.append(Accepted(accepted: record, topic: message.topic))
+            return Accepted(accepted: record, topic: message.topic)
         case .status(let hub, let status):
             metrics.count("status")
             do { try await store.recordStatus(hub: hub, status: status, at: message.receivedAt) } catch {
@@ -162,6 +159,7 @@ public final class IngestPipeline: Sendable {
                 logger.error("cannot record a rejection", metadata: ["topic": "\(message.topic)", "error": "\(error)"])
             }
         }
+        return nil
     }
 
     // MARK: Storage
