@@ -165,6 +165,9 @@ extension IngestPipelineTests {
         await running.value
         let counts = metrics.snapshot
         #expect(counts["store_failed"] == nil && counts["unstored"] == nil && counts["store_outage"] == 1, "\(counts)")
+        let exposition = metrics.prometheusText().split(separator: "\n")
+        #expect(exposition.contains { $0.hasPrefix("hubmeter_aggregator_store_outages_total 1") }, "\(exposition)")
+        #expect(exposition.contains { $0.hasPrefix("hubmeter_aggregator_store_available 1") }, "\(exposition)")
         #expect(try await store.hubs().first?.records == 40)
         #expect(try await store.sequenceGaps(hub: "park-a").isEmpty)
     }

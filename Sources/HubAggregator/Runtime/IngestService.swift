@@ -17,25 +17,39 @@ public final class AggregatorMetrics: Sendable {
         self.registry = registry
     }
 
+    // Computed: the descriptor type is not Sendable, so it cannot be a stored static.
+    private static var messages: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "hubmeter", subsystem: "aggregator", metricName: "messages", unitName: "total",
+                             helpText: "Messages received, by what became of them (outcome) and why a message was rejected (reason)")
+    }
+    private static var storeAvailableGauge: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "hubmeter", subsystem: "aggregator", metricName: "store_available", unitName: "",
+                             helpText: "1 while the store takes records, 0 while it is away (records are held and retried)")
+    }
+    private static var storeOutages: MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "hubmeter", subsystem: "aggregator", metricName: "store_outages", unitName: "total",
+                             helpText: "Times the store went away")
+    }
+
     /// `outcome`: stored, duplicate, conflict, status, ignored, chain_broken, rejected; `reason` for rejections.
     public func count(_ outcome: String, reason: String? = nil) {
         let labels = [("outcome", outcome)] + (reason.map { [("reason", $0)] } ?? [])
-        registry.makeCounter(name: "hubmeter_aggregator_messages_total", labels: labels).increment()
+        registry.makeCounter(descriptor: Self.messages, labels: labels).increment()
         counts.withLock { $0[reason.map { "\(outcome).\($0)" } ?? outcome, default: 0] += 1 }
     }
 
     /// Counts `count` messages at once (records given up together).
     public func count(_ outcome: String, count: Int) {
-        registry.makeCounter(name: "hubmeter_aggregator_messages_total", labels: [("outcome", outcome)]).increment(by: Int64(count))
+        registry.makeCounter(descriptor: Self.messages, labels: [("outcome", outcome)]).increment(by: Int64(count))
         counts.withLock { $0[outcome, default: 0] += count }
     }
 
     /// 1 while the store takes records, 0 while it is away (the ingest holds them meanwhile);
     /// each time it goes away counts one outage.
     public func storeAvailable(_ available: Bool) {
-        registry.makeGauge(name: "hubmeter_aggregator_store_available").set(Double(available ? 1 : 0))
+        registry.makeGauge(descriptor: Self.storeAvailableGauge).set(Double(available ? 1 : 0))
         if !available {
-            registry.makeCounter(name: "hubmeter_aggregator_store_outages_total").increment()
+            registry.makeCounter(descriptor: Self.storeOutages).increment()
             counts.withLock { $0["store_outage", default: 0] += 1 }
         }
     }
