@@ -20,7 +20,7 @@ public final class IngestPipeline: Sendable {
     public let maxBatch: Int
     /// How many classification tasks share a burst of messages. Default: one per core but one,
     /// which is left to the writer (measured on 2 cores: 17,000–18,900 records/s with one
-    /// classifier, 16,000–16,500 with two, whose threads took turns with the writer; docs/performance.md).
+    /// classifier, 16,100–16,500 with two, whose threads took turns with the writer; docs/performance.md).
     public let classifiers: Int
 
     struct Received: Sendable {
