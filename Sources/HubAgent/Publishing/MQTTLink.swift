@@ -80,8 +80,8 @@ public actor MQTTLink {
             logger.notice("connected to the MQTT broker", metadata: ["outbox": "\(pendingCount())"])
             inFlight.removeAll()
             lastSentRow = 0
-            if let birth { try? client.publish(birth) }
-            for message in retained.values.sorted(by: { $0.topic < $1.topic }) { try? client.publish(message) }
+            if let birth { _ = try? client.publish(birth) }
+            for message in retained.values.sorted(by: { $0.topic < $1.topic }) { _ = try? client.publish(message) }
             drain()
             resumeWaiters()
         case .connectionRefused(let reason, let text):
@@ -167,7 +167,7 @@ public actor MQTTLink {
     /// Publishes a retained message now (if connected) and again after every reconnect.
     public func publishRetained(_ message: MQTTMessage) {
         retained[message.topic] = message
-        if state == .connected { try? client.publish(message) }
+        if state == .connected { _ = try? client.publish(message) }
     }
 
     /// Number of outbox messages sent but not yet acknowledged.
