@@ -119,37 +119,45 @@ public final class AcquisitionMetrics: Sendable {
     /// Prometheus text exposition of everything above.
     public func prometheusText() -> String {
         let snapshot = snapshot()
-        var lines: [String] = []
-        lines.append("# TYPE hubmeter_modbus_transactions_total counter")
-        for (device, counters) in snapshot.devices.sorted(by: { $0.key < $1.key }) {
-            lines.append("hubmeter_modbus_transactions_total{bus=\"\(counters.bus)\",device=\"\(device)\"} \(counters.transactions)")
+        // One string, reserved up front: with 200 devices the text is about 17 lines per device,
+        // and an array of line strings joined at the end was the agent's largest heap peak (1.1 MB
+        // per scrape in heaptrack).
+        var text = ""
+        text.reserveCapacity(200 + snapshot.devices.count * (Self.latencyBucketsMs.count + 6) * 110 + snapshot.buses.count * 120)
+        func line(_ content: String) {
+            text += content
+            text += "\n"
         }
-        lines.append("# TYPE hubmeter_modbus_errors_total counter")
+        line("# TYPE hubmeter_modbus_transactions_total counter")
+        for (device, counters) in snapshot.devices.sorted(by: { $0.key < $1.key }) {
+            line("hubmeter_modbus_transactions_total{bus=\"\(counters.bus)\",device=\"\(device)\"} \(counters.transactions)")
+        }
+        line("# TYPE hubmeter_modbus_errors_total counter")
         for (device, counters) in snapshot.devices.sorted(by: { $0.key < $1.key }) {
             for (kind, count) in counters.errors.sorted(by: { $0.key < $1.key }) {
-                lines.append("hubmeter_modbus_errors_total{bus=\"\(counters.bus)\",device=\"\(device)\",kind=\"\(kind)\"} \(count)")
+                line("hubmeter_modbus_errors_total{bus=\"\(counters.bus)\",device=\"\(device)\",kind=\"\(kind)\"} \(count)")
             }
         }
-        lines.append("# TYPE hubmeter_modbus_latency_seconds histogram")
+        line("# TYPE hubmeter_modbus_latency_seconds histogram")
         for (device, counters) in snapshot.devices.sorted(by: { $0.key < $1.key }) {
             var cumulative = 0
             for (index, bound) in Self.latencyBucketsMs.enumerated() {
                 cumulative += counters.latency.bucketCounts[index]
-                lines.append("hubmeter_modbus_latency_seconds_bucket{bus=\"\(counters.bus)\",device=\"\(device)\",le=\"\(bound / 1000)\"} \(cumulative)")
+                line("hubmeter_modbus_latency_seconds_bucket{bus=\"\(counters.bus)\",device=\"\(device)\",le=\"\(bound / 1000)\"} \(cumulative)")
             }
-            lines.append("hubmeter_modbus_latency_seconds_bucket{bus=\"\(counters.bus)\",device=\"\(device)\",le=\"+Inf\"} \(counters.latency.count)")
-            lines.append("hubmeter_modbus_latency_seconds_sum{bus=\"\(counters.bus)\",device=\"\(device)\"} \(counters.latency.sumSeconds)")
-            lines.append("hubmeter_modbus_latency_seconds_count{bus=\"\(counters.bus)\",device=\"\(device)\"} \(counters.latency.count)")
+            line("hubmeter_modbus_latency_seconds_bucket{bus=\"\(counters.bus)\",device=\"\(device)\",le=\"+Inf\"} \(counters.latency.count)")
+            line("hubmeter_modbus_latency_seconds_sum{bus=\"\(counters.bus)\",device=\"\(device)\"} \(counters.latency.sumSeconds)")
+            line("hubmeter_modbus_latency_seconds_count{bus=\"\(counters.bus)\",device=\"\(device)\"} \(counters.latency.count)")
         }
-        lines.append("# TYPE hubmeter_modbus_bus_utilisation_ratio gauge")
+        line("# TYPE hubmeter_modbus_bus_utilisation_ratio gauge")
         for (bus, counters) in snapshot.buses.sorted(by: { $0.key < $1.key }) {
-            lines.append("hubmeter_modbus_bus_utilisation_ratio{bus=\"\(bus)\"} \(counters.utilisation)")
+            line("hubmeter_modbus_bus_utilisation_ratio{bus=\"\(bus)\"} \(counters.utilisation)")
         }
-        lines.append("# TYPE hubmeter_modbus_bus_overruns_total counter")
+        line("# TYPE hubmeter_modbus_bus_overruns_total counter")
         for (bus, counters) in snapshot.buses.sorted(by: { $0.key < $1.key }) {
-            lines.append("hubmeter_modbus_bus_overruns_total{bus=\"\(bus)\"} \(counters.overruns)")
+            line("hubmeter_modbus_bus_overruns_total{bus=\"\(bus)\"} \(counters.overruns)")
         }
-        return lines.joined(separator: "\n") + "\n"
+        return text
     }
 }
 

@@ -91,6 +91,8 @@ import TestSupport
         #expect(text.contains(#"hubmeter_modbus_latency_seconds_bucket{bus="rs485",device="meter",le="0.005"} 2"#))
         #expect(text.contains(#"hubmeter_modbus_latency_seconds_bucket{bus="rs485",device="meter",le="+Inf"} 3"#))
         #expect(text.contains(#"hubmeter_modbus_bus_utilisation_ratio{bus="rs485"} 0.25"#))
+        #expect(text.hasPrefix("# TYPE hubmeter_modbus_transactions_total counter\n"))
+        #expect(text.hasSuffix("\nhubmeter_modbus_bus_overruns_total{bus=\"rs485\"} 0\n") && !text.contains("\n\n"))
     }
 
     @Test func backoffDoublesFromOneCycleUpToItsLimit() {

@@ -293,7 +293,7 @@ public actor AgentCore {
         let saveDue = lastSnapshotSave.map { now.milliseconds(since: $0) >= 5_000 } ?? true
         if !records.isEmpty || saveDue {
             do {
-                let snapshot = Array(try encoder.encode(ledger.snapshot()))
+                let snapshot = try ledger.snapshot().encodedDeviceByDevice { Array(try encoder.encode($0)) }
                 if records.isEmpty {
                     try store.saveSnapshot(hub: settings.hub, snapshot: snapshot, now: timestamp)
                 } else {
