@@ -30,8 +30,8 @@ public struct LedgerSnapshot: Sendable, Hashable, Codable {
 extension LedgerSnapshot {
     /// The snapshot as JSON, its devices encoded one at a time by `encode` and spliced into the
     /// rest: the same bytes as `encode(self)`, but an encoder that builds a tree of the value first
-    /// (Foundation's) holds one device's at a time, not the whole hub's (with 200 devices, about
-    /// 1 MB of the agent's peak heap every 5 s; docs/performance.md). `encode` must write sorted
+    /// (Foundation's) holds one device's at a time, not the whole hub's (with 200 devices, heaptrack
+    /// counted about 1.1 MB of temporary allocations per save, every 5 s; docs/performance.md). `encode` must write sorted
     /// keys without whitespace, as `MessageEncoding` does, so that `devices` is the first member;
     /// with any other layout the snapshot is encoded whole.
     public func encodedDeviceByDevice(_ encode: (any Encodable) throws -> [UInt8]) throws -> [UInt8] {
