@@ -1,12 +1,12 @@
 // Ingest throughput outside the benchmark harness (whose async runner did not let two child
 // tasks run at once here: see docs/performance.md), as the aggregator runs it: a plain async main
-// on the cooperative pool, `IngestPipeline` fed 10 000 interval messages per run, classification
-// on every core and one SQLite writer. Prints wall clock, process CPU and records/s per run.
+// on the cooperative pool, `IngestPipeline` fed interval messages, classified on the pipeline's
+// classifier tasks and stored by one SQLite writer. Prints wall clock, process CPU and records/s per run.
 //
-//   swift run -c release IngestThroughput [RUNS] [COMPANIES] [CLASSIFIERS] [MESSAGES]
+//   swift run -c release IngestThroughput [RUNS] [COMPANIES] [CLASSIFIERS|default] [MESSAGES]
 //
-// With a small MESSAGES, under `valgrind --tool=callgrind --toggle-collect=…classify…` it counts
-// the instructions of classification alone, which the VM's speed does not change.
+// MESSAGES (default 10,000) per run; longer runs show the sustained rate, past the pipeline's
+// fill and drain. (valgrind 3.19 cannot run this binary: "brk segment overflow", then a crash.)
 import Foundation
 import HubAggregator
 import HubContract

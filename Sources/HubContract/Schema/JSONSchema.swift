@@ -165,9 +165,16 @@ struct Keywords: Sendable {
     /// `{"case": {...}}`), that property, per alternative. An object can then match only the
     /// alternative whose key it has, so only that one is evaluated, not all of them.
     var oneOfKeys: [[UInt8]]?
-    /// Which groups of keywords the schema has, so that a check skips the groups it has not.
+    var not: Int?
+    var ifSchema: Int?
+    var thenSchema: Int?
+    var elseSchema: Int?
+    /// Which groups of keywords the schema has (``groups``, set once compiled), so that a check
+    /// skips the groups it has not.
     var present: Groups = []
+}
 
+extension Keywords {
     struct Groups: OptionSet, Sendable {
         let rawValue: UInt8
         static let literals = Groups(rawValue: 1)
@@ -189,13 +196,8 @@ struct Keywords: Sendable {
         if !allOf.isEmpty || !anyOf.isEmpty || !oneOf.isEmpty || not != nil || ifSchema != nil { groups.insert(.composition) }
         return groups
     }
-    var not: Int?
-    var ifSchema: Int?
-    var thenSchema: Int?
-    var elseSchema: Int?
-}
 
-extension Keywords {
+    /// ``oneOfKeys`` for these alternatives, or nil when one of them is not such a closed object.
     static func discriminatingKeys(of alternatives: [Int], in all: [Keywords]) -> [[UInt8]]? {
         var keys: [[UInt8]] = []
         for alternative in alternatives {
