@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
         // Tests only: property-based checks over random hubs.
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.0"),
     ],
@@ -41,7 +42,6 @@ let package = Package(
         // SHA-256 for the interval hash chain and token hashes, from the OpenSSL that libmosquitto links anyway.
         // C library knobs that Glibc's Swift module lacks (malloc arenas).
         .systemLibrary(name: "CPlatform"),
-        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
 
         // Pure domain: energy balance, allocation, settlement, KPIs. No I/O, no Foundation; time is passed in.
@@ -52,7 +52,7 @@ let package = Package(
         // The agent's and the aggregator's configuration files.
         .target(name: "HubConfiguration", dependencies: ["ConfigReading"]),
         // Logging, exit codes, error conventions, systemd notification.
-        .target(name: "HubSupport", dependencies: ["CCrypto", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "HubSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]),
 
         // Adapters around the C libraries.
         .target(name: "ModbusIO", dependencies: ["CModbus", "HubSupport"]),
@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "HubAgent",
             dependencies: [
-                "HubContract", "HubDomain", "HubConfiguration", "HubSupport", "MQTTIO", "ModbusIO", "CCrypto", "Acquisition", "DeviceProfiles",
+                "HubContract", "HubDomain", "HubConfiguration", "HubSupport", "MQTTIO", "ModbusIO", "Acquisition", "DeviceProfiles",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

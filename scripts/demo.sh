@@ -28,9 +28,9 @@ done
 
 source scripts/setup.sh
 if $build; then
-  swift build -c release --product hubmeter
+  scripts/build-release.sh >/dev/null
 fi
-binary="${HUBMETER_BIN:-$(swift build -c release --show-bin-path)/hubmeter}"
+binary="${HUBMETER_BIN:-$(scripts/build-release.sh --path)}"
 [[ -x "$binary" ]] || { echo "demo: no release build at $binary (run without --no-build)" >&2; exit 1; }
 
 workdir="$(mktemp -d -t hubmeter-demo.XXXXXX)"

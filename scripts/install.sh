@@ -18,8 +18,7 @@ while (($#)); do
   esac
 done
 source scripts/setup.sh
-swift build -c release --product hubmeter --static-swift-stdlib
-binary="$(swift build -c release --show-bin-path)/hubmeter"
+binary="$(scripts/build-release.sh)"
 
 install -d "$destdir$prefix/bin" "$destdir/etc/hubmeter" "$destdir/etc/systemd/system" \
   "$destdir$prefix/share/hubmeter" "$destdir$prefix/share/doc/hubmeter"

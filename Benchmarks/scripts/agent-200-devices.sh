@@ -20,8 +20,7 @@ source scripts/setup.sh
 if [[ -n "${HUBMETER_BENCH_BINARY:-}" ]]; then
   binary="$HUBMETER_BENCH_BINARY"  # an already built binary, to compare builds
 else
-  swift build -c release --product hubmeter --static-swift-stdlib >/dev/null
-  binary="$(swift build -c release --static-swift-stdlib --show-bin-path)/hubmeter"
+  binary="$(scripts/build-release.sh)"
 fi
 # HUBMETER_BENCH_COPY_TO=DIR runs a copy of the binary from DIR (another filesystem: the code
 # pages the kernel maps per fault differ between filesystems and kernels).

@@ -29,7 +29,7 @@ public struct IntervalMessage: Sendable, Equatable {
 
     public static func chainHash(hub: String, sequence: Int64, previousHash: String, recordJSON: [UInt8]) -> String {
         let header = Array("\(chainVersion)\n\(hub)\n\(sequence)\n\(previousHash)\n".utf8)
-        return SHA256.hex(header + recordJSON)
+        return SHA256.hexString(SHA256.digest(header, followedBy: recordJSON))
     }
 
     /// Builds the message that follows `previousHash` in the chain.

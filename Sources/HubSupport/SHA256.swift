@@ -1,16 +1,28 @@
-import CCrypto
+import Crypto
 
-/// SHA-256 from OpenSSL's libcrypto (already a dependency of libmosquitto's TLS).
+/// SHA-256, from swift-crypto (BoringSSL compiled into the binary, with its SHA extensions code).
+///
+/// Not from the system's OpenSSL: its first digest initialises OpenSSL 3's provider machinery and
+/// configuration, which keeps 2 MiB of libcrypto resident in the agent for the rest of its life
+/// (docs/performance.md, "Agent memory").
 public enum SHA256 {
     public static func digest(_ bytes: some Collection<UInt8>) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: 32)
-        let input = Array(bytes)
-        input.withUnsafeBufferPointer { buffer in
-            output.withUnsafeMutableBufferPointer { out in
-                _ = CCrypto.SHA256(buffer.baseAddress, buffer.count, out.baseAddress)
-            }
-        }
-        return output
+        var hasher = Crypto.SHA256()
+        update(&hasher, with: bytes)
+        return Array(hasher.finalize())
+    }
+
+    /// The digest of `first` followed by `second`, without joining them first.
+    public static func digest(_ first: some Collection<UInt8>, followedBy second: some Collection<UInt8>) -> [UInt8] {
+        var hasher = Crypto.SHA256()
+        update(&hasher, with: first)
+        update(&hasher, with: second)
+        return Array(hasher.finalize())
+    }
+
+    private static func update(_ hasher: inout Crypto.SHA256, with bytes: some Collection<UInt8>) {
+        let done: Void? = bytes.withContiguousStorageIfAvailable { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        if done == nil { Array(bytes).withUnsafeBytes { hasher.update(bufferPointer: $0) } }
     }
 
     /// Lowercase hex of the digest.

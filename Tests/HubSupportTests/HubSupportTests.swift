@@ -125,4 +125,17 @@ import TestSupport
     func matchesPublishedVectors(input: String, expected: String) {
         #expect(SHA256.hex(input) == expected)
     }
+
+    /// The chain hash digests a header and a record without joining them; any split, and parts
+    /// without contiguous storage, give the digest of the whole.
+    @Test func partsGiveTheDigestOfTheWhole() {
+        let whole = Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)
+        let expected = SHA256.digest(whole)
+        for cut in [0, 1, 31, 32, 55, whole.count] {
+            #expect(SHA256.digest(whole[..<cut], followedBy: whole[cut...]) == expected, "split at \(cut)")
+        }
+        let lazyTail = whole[20...].lazy.map { $0 }
+        #expect(SHA256.digest(Array(whole[..<20]), followedBy: lazyTail) == expected)
+        #expect(SHA256.digest(lazyTail, followedBy: [UInt8]()) == SHA256.digest(whole[20...]))
+    }
 }

@@ -10,8 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v valgrind >/dev/null || { echo "valgrind is needed: apt-get install valgrind" >&2; exit 1; }
-swift build -c release --product hubmeter --static-swift-stdlib >/dev/null
-binary="$(swift build -c release --static-swift-stdlib --show-bin-path)/hubmeter"
+binary="$(scripts/build-release.sh)"
 work="$(mktemp -d)"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
