@@ -8,7 +8,9 @@
 #     parts share one section, and the linker's symbol ordering (Package.swift,
 #     scripts/link-order/) cannot gather the code the agent runs; that code's spread is what
 #     keeps the agent's pages resident (docs/performance.md).
-# One set of flags for every caller: SwiftPM rebuilds everything when the flags change.
+# One set of flags for every caller, so there is one release build in .build/release. A tree built
+# before with other flags must drop its objects once (find .build/*/release -name '*.swift.o' -delete):
+# the compiler keeps an object whose code did not change, even when the flags did.
 #   scripts/build-release.sh            build, print the binary's path
 #   scripts/build-release.sh --path     print the path only
 set -euo pipefail

@@ -68,7 +68,11 @@ read -r broker_port http_port < "$work/ports"
 printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\n' "$broker_port" > "$work/mosquitto.conf"
 "${pin_devices[@]}" mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 & pids+=($!)
 
-"${pin_devices[@]}" "$binary" simulate "$work/scenario.yaml" --data-directory "$PWD/Config" --log-level warning >"$work/simulator.log" 2>&1 & pids+=($!)
+# The simulator runs from a copy of the binary: both processes mapping one file would let the
+# agent's code faults map pages that only the simulator's code brought into the page cache
+# (fault-around), and the agent's resident memory would depend on the simulator.
+cp "$binary" "$work/hubmeter-simulator"
+"${pin_devices[@]}" "$work/hubmeter-simulator" simulate "$work/scenario.yaml" --data-directory "$PWD/Config" --log-level warning >"$work/simulator.log" 2>&1 & pids+=($!)
 # Every device must answer from the first cycle on: a device refused at start backs off and the
 # run would measure an agent with offline devices. So wait for the simulator (up to 60 s on a busy
 # machine) and refuse to report numbers unless every device is online in the whole window.
