@@ -39,10 +39,8 @@ let package = Package(
         // C libraries, found through pkg-config; Debian packages named for `swift build` hints.
         .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
-        // SHA-256 for the interval hash chain and token hashes, from the OpenSSL that libmosquitto links anyway.
         // C library knobs that Glibc's Swift module lacks (malloc arenas).
         .systemLibrary(name: "CPlatform"),
-
 
         // Pure domain: energy balance, allocation, settlement, KPIs. No I/O, no Foundation; time is passed in.
         .target(name: "HubDomain"),
@@ -51,7 +49,8 @@ let package = Package(
         .target(name: "ConfigReading", dependencies: ["HubSupport", .product(name: "Yams", package: "Yams")]),
         // The agent's and the aggregator's configuration files.
         .target(name: "HubConfiguration", dependencies: ["ConfigReading"]),
-        // Logging, exit codes, error conventions, systemd notification.
+        // Logging, exit codes, error conventions, systemd notification; SHA-256 (interval hash
+        // chain, token hashes) from swift-crypto, not the system's OpenSSL (docs/performance.md).
         .target(name: "HubSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]),
 
         // Adapters around the C libraries.

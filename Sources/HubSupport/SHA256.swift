@@ -4,7 +4,7 @@ import Crypto
 ///
 /// Not from the system's OpenSSL: its first digest initialises OpenSSL 3's provider machinery and
 /// configuration, which keeps 2 MiB of libcrypto resident in the agent for the rest of its life
-/// (docs/performance.md, "Agent memory").
+/// (docs/performance.md, "Every function in its own section, and SHA-256 without OpenSSL").
 public enum SHA256 {
     public static func digest(_ bytes: some Collection<UInt8>) -> [UInt8] {
         var hasher = Crypto.SHA256()

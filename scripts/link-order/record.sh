@@ -48,7 +48,8 @@ PY
 mosquitto -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 & pids+=($!)
 "$binary" simulate "$work/scenario.yaml" --data-directory "$PWD/Config" --log-level warning >"$work/simulator.log" 2>&1 & pids+=($!)
 for _ in $(seq 300); do grep -q "hubmeter simulate: ready" "$work/simulator.log" && break; sleep 0.1; done
-valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" --dump-instr=no --collect-jumps=no \
+# --demangle=no: the linker matches symbol names as they are in the object files (C++ included).
+valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/callgrind.out" --dump-instr=no --collect-jumps=no \
   "$work/hubmeter" agent --config "$work/agent.yaml" >"$work/agent.log" 2>&1 & agent=$!
 sleep 80
 cycles=$(curl -s "http://127.0.0.1:$(cat "$work/http")/metrics" | awk '/^hubmeter_cycle_publish_duration_seconds_count/ {print $2}')
@@ -61,9 +62,14 @@ if [[ -z "$cycles" || "${offline:-1}" != "0.0" ]]; then
 fi
 
 # Every function callgrind saw run in the hubmeter object, by its symbol name (callgrind marks
-# recursion levels with 'N; addresses without a symbol are left out).
-python3 - "$work/callgrind.out" scripts/link-order/hubmeter.symbols <<'PY'
+# recursion levels with 'N; addresses without a symbol are left out). Left out too: names that
+# more than one object file defines as local symbols (outlined helpers such as `objectdestroyTm`).
+# The linker would move every section defining one, among them whole plain `.text` sections of
+# the toolchain's libraries (487 kB of `_RegexParser`), and spread the code that runs.
+nm --defined-only "$work/hubmeter" | awk '{print $NF}' | sort | uniq -d >"$work/ambiguous"
+python3 - "$work/callgrind.out" scripts/link-order/hubmeter.symbols "$work/ambiguous" <<'PY'
 import re, sys
+ambiguous = set(line.strip() for line in open(sys.argv[3]))
 objects, functions, current, ours = {}, {}, None, set()
 for line in open(sys.argv[1], errors="replace"):
     line = line.rstrip("\n")
@@ -79,7 +85,7 @@ for line in open(sys.argv[1], errors="replace"):
         if name: functions[ident] = name
         if kind == "fn" and current and current.endswith("/hubmeter"): ours.add(ident)
 names = sorted({re.sub(r"'\d+$", "", functions[i]) for i in ours if i in functions})
-names = [n for n in names if n and not n.startswith("0x")]
+names = [n for n in names if n and not n.startswith("0x") and n not in ambiguous]
 open(sys.argv[2], "w").write("\n".join(names) + "\n")
 print(f"{len(names)} functions written to {sys.argv[2]}")
 PY
