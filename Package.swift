@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "HubConfiguration", dependencies: ["ConfigReading"]),
         // Logging, exit codes, error conventions, systemd notification; SHA-256 (interval hash
         // chain, token hashes) from swift-crypto, not the system's OpenSSL (docs/performance.md).
-        .target(name: "HubSupport", dependencies: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]),
+        .target(name: "HubSupport", dependencies: ["CPlatform", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]),
 
         // Adapters around the C libraries.
         .target(name: "ModbusIO", dependencies: ["CModbus", "HubSupport"]),

@@ -12,4 +12,14 @@ static inline int hubmeter_limit_malloc_arenas(int arenas) {
     return 0;
 #endif
 }
+
+// Gives the free pages of malloc's heap back to the kernel (glibc's malloc_trim). Returns 1 if
+// memory was released.
+static inline int hubmeter_release_free_heap(void) {
+#ifdef __GLIBC__
+    return malloc_trim(0);
+#else
+    return 0;
+#endif
+}
 #endif

@@ -310,6 +310,8 @@ public actor AgentCore {
                         logger.error("settlement record violates invariants", metadata: ["record": "\(record.id)", "violations": "\(record.violations)"])
                     }
                     await link.drain()
+                    // Settling is the agent's one large transient allocation; give its pages back.
+                    ProcessMemory.releaseFreeHeap()
                 }
                 lastSnapshotSave = now
             } catch {
