@@ -111,7 +111,7 @@ let package = Package(
         .target(
             name: "HubmeterCommands",
             dependencies: [
-                "HubConfiguration", "HubSupport", "ModbusIO", "MQTTIO", "HubDomain", "DeviceProfiles", "Acquisition", "HubAgent", "HubSimulator", "HubAggregator", "CPlatform",
+                "HubConfiguration", "HubSupport", "ModbusIO", "MQTTIO", "HubDomain", "DeviceProfiles", "Acquisition", "HubAgent", "HubSimulator", "HubAggregator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,4 @@
 import ArgumentParser
-import CPlatform
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,7 +45,7 @@ public enum HubmeterEntryPoint {
         // gives a thread that allocates before the cap an arena of its own. glibc's
         // MALLOC_ARENA_MAX, when set, decides instead.
         if CommandLine.arguments.dropFirst().first == "agent", getenv("MALLOC_ARENA_MAX") == nil {
-            _ = hubmeter_limit_malloc_arenas(1)
+            ProcessMemory.limitMallocArenas(to: 1)
         }
     }
 
