@@ -1,8 +1,8 @@
 // Ingest throughput outside the benchmark harness (whose async runner did not let two child
 // tasks run at once here: see docs/performance.md), as the aggregator runs it: a plain async main
 // on the cooperative pool, `IngestPipeline` fed interval messages, classified on the pipeline's
-// classifier tasks and stored by one SQLite writer. Prints wall clock, process CPU and records/s per run,
-// and before that classification alone and the writer alone (records classified beforehand).
+// classifier tasks and stored by one SQLite writer. Prints wall clock, process CPU and records/s per run.
+// The writer alone is the harness's `SQLite ingest 10000 records …` (AggregatorBenchmarks).
 //
 //   swift run -c release IngestThroughput [RUNS] [COMPANIES] [CLASSIFIERS|default] [MESSAGES]
 //
@@ -89,25 +89,6 @@ for tasks in [1, ProcessInfo.processInfo.activeProcessorCount] {
     let wall = Date().timeIntervalSince(wall0), cpu = processCPUSeconds() - cpu0
     precondition(accepted == perRun)
     print(String(format: "classify only, %d task(s): wall %.0f ms, CPU %.0f ms, %.0f records/s", tasks, wall * 1000, cpu * 1000, Double(perRun) / wall))
-}
-
-// The writer alone: already classified records stored in batches of 500 (the pipeline's group
-// commit) into a database of its own, on one thread while the other core idles. Its time per
-// 10,000 is the floor of the writer's time inside the pipeline.
-do {
-    let alone = try SQLiteAggregatorStore(path: directory + "/store-alone.sqlite")
-    var times: [Double] = []
-    for index in 0...runs {
-        let records = try BenchmarkRecords.accepted(hub: "alone-\(index)", count: perRun, from: BenchmarkRecords.start, day: day)
-        let start = ContinuousClock.now
-        for batch in stride(from: 0, to: records.count, by: 500) {
-            _ = try await alone.store(Array(records[batch..<min(batch + 500, records.count)]))
-        }
-        let elapsed = ContinuousClock.now - start
-        if index > 0 { times.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15) }
-    }
-    times.sort()
-    print(String(format: "store alone, batches of 500, per %d records: min %.0f ms, median %.0f ms", perRun, times.first!, times[times.count / 2]))
 }
 
 // The pipeline: run 0 warms up (and creates the tables' pages), runs 1… are reported.
