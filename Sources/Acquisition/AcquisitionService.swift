@@ -3,9 +3,10 @@ import HubDomain
 import Logging
 import ModbusIO
 
-/// Polls every bus on its own executor: one `ModbusConnection` (a private serial queue) and one
-/// task per bus, so a slow or dead device never delays devices on other buses, and on its own
-/// bus costs at most its timeout before it backs off.
+/// Polls every bus independently, so a slow or dead device never delays devices on other buses,
+/// and on its own bus costs at most its timeout before it backs off. Modbus TCP buses share one
+/// ``TCPPollingLoop`` (one thread waiting for all their answers at once); serial lines, and TCP
+/// buses that need pauses or SunSpec discovery, keep a connection on a serial queue of its own.
 public final class AcquisitionService: Sendable {
     public let buses: [AcquisitionBus]
     public let cadence: CadenceSettings
@@ -14,6 +15,8 @@ public final class AcquisitionService: Sendable {
     private let clock: any UTCClock
     private let logger: Logger
     private let connections: [String: ModbusConnection]
+    /// The shared loop of the TCP buses it accepts (nil when there is none).
+    private let loop: TCPPollingLoop?
 
     /// Creates one connection per bus (nothing is opened until the first poll).
     public init(buses: [AcquisitionBus], cadence: CadenceSettings, library: SunSpecModelLibrary, clock: any UTCClock,
@@ -24,22 +27,41 @@ public final class AcquisitionService: Sendable {
         self.clock = clock
         self.metrics = metrics
         self.logger = logger
+        let loop = buses.contains(where: TCPPollingLoop.accepts) ? try TCPPollingLoop() : nil
         var connections: [String: ModbusConnection] = [:]
         for bus in buses {
-            connections[bus.id] = try ModbusConnection(endpoint: bus.endpoint, responseTimeout: bus.timeout)
+            let executor: (any SerialExecutor)? = TCPPollingLoop.accepts(bus) ? loop : nil
+            connections[bus.id] = try ModbusConnection(endpoint: bus.endpoint, responseTimeout: bus.timeout, executor: executor)
         }
         self.connections = connections
+        self.loop = loop
     }
 
+    deinit { loop?.shutdown() }
+
     public func connection(bus: String) -> ModbusConnection? { connections[bus] }
+
+    /// The buses polled by the shared ``TCPPollingLoop`` (the others have a thread each).
+    public var sharedLoopBusIDs: [String] { loop == nil ? [] : buses.filter(TCPPollingLoop.accepts).map(\.id) }
 
     /// Polls until the task is cancelled; `sink` receives each device's snapshot after each cycle.
     public func run(sink: @escaping @Sendable (DeviceSnapshot) -> Void) async {
         await withTaskGroup(of: Void.self) { group in
+            var shared: [(bus: AcquisitionBus, connection: ModbusConnection)] = []
             for bus in buses {
                 guard let connection = connections[bus.id] else { continue }
+                if loop != nil && TCPPollingLoop.accepts(bus) {
+                    shared.append((bus, connection))
+                    continue
+                }
                 group.addTask { [self] in
                     await runBus(bus, connection: connection, sink: sink)
+                }
+            }
+            if let loop, !shared.isEmpty {
+                group.addTask { [self] in
+                    for (bus, connection) in shared { await Self.configure(connection, for: bus) }
+                    await loop.run(buses: shared, cadence: cadence, library: library, clock: clock, metrics: metrics, logger: logger, sink: sink)
                 }
             }
         }

@@ -59,6 +59,36 @@ public final class DevicePoller {
         }
     }
 
+    /// What a device's cycle needs next: one read, or nothing more (its snapshot).
+    public enum Step {
+        case read(RegisterKind, address: Int, count: Int)
+        case done(DeviceSnapshot)
+    }
+
+    /// The cycle in progress between ``begin(generation:wall:metrics:)`` and its last step.
+    private struct Cycle {
+        var plan: ReadPlan
+        var kind: PlanKind
+        var decoder: ProfileDecoder
+        var index = 0
+        var abort: ModbusError?
+        var generation: Int
+        var generationAfter: Int
+        let now: ContinuousClock.Instant
+        let wall: UTCMilliseconds
+        var requestStart: ContinuousClock.Instant
+        let metrics: BusMetrics
+    }
+    private var cycle: Cycle?
+
+    /// Whether the device still has to be found by SunSpec discovery (which only ``poll(_:metrics:wall:)`` does).
+    public var needsDiscovery: Bool { plans == nil }
+
+    /// The registers of the last read; a split transaction receives into it before ``complete(error:generation:)``.
+    public func withReadBuffer<Result>(_ body: (inout [UInt16]) -> Result) -> Result {
+        body(&readBuffer)
+    }
+
     /// One cycle for this device. Costs at most one timeout when the device is silent; while it
     /// is backing off it costs nothing and its values turn stale.
     ///
@@ -67,19 +97,9 @@ public final class DevicePoller {
     /// the bus thread's stack, not in the bus task's allocator (whose slabs a task keeps: 7 kB
     /// per bus for this call when it was `async`, measured with heaptrack).
     public func poll(_ connection: isolated ModbusConnection, metrics allMetrics: AcquisitionMetrics, wall: UTCMilliseconds) -> DeviceSnapshot {
-        let now = ContinuousClock.now
-        let metrics: BusMetrics
-        if let cached = busMetrics, cached.owner === allMetrics {
-            metrics = cached.shard
-        } else {
-            metrics = allMetrics.bus(busID)
-            busMetrics = (allMetrics, metrics)
-        }
-        if let retryAt = health.retryAt, now < retryAt {
-            markStale(wall: wall)
-            return snapshot()
-        }
-        if plans == nil {
+        if plans == nil, health.retryAt.map({ ContinuousClock.now >= $0 }) ?? true {
+            let metrics = shard(of: allMetrics)
+            let now = ContinuousClock.now
             do {
                 let result = try SunSpecDiscovery.discover(connection, unit: device.unitID) { latency, error in
                     metrics.recordTransaction(device: device.id, latency: latency, error: error)
@@ -97,10 +117,46 @@ public final class DevicePoller {
                 return snapshot()
             }
         }
-        guard let plans, var decoder else { return snapshot() }
+        var step = begin(generation: connection.connectionGeneration, wall: wall, metrics: allMetrics)
+        while case .read(let kind, let address, let count) = step {
+            var failure: ModbusError?
+            do {
+                if kind.isBit {
+                    let bits = try connection.readBits(kind, address: address, count: count, unit: device.unitID)
+                    for (index, bit) in bits.enumerated() where index < readBuffer.count { readBuffer[index] = bit ? 1 : 0 }
+                    if bits.count > readBuffer.count { readBuffer = bits.map { $0 ? 1 : 0 } }
+                } else {
+                    try connection.readRegisters(kind, address: address, count: count, unit: device.unitID, into: &readBuffer)
+                }
+            } catch {
+                failure = error
+            }
+            step = complete(error: failure, generation: connection.connectionGeneration)
+        }
+        guard case .done(let snapshot) = step else { return snapshot() }
+        return snapshot
+    }
+
+    private func shard(of allMetrics: AcquisitionMetrics) -> BusMetrics {
+        if let cached = busMetrics, cached.owner === allMetrics { return cached.shard }
+        let metrics = allMetrics.bus(busID)
+        busMetrics = (allMetrics, metrics)
+        return metrics
+    }
+
+    /// Starts a cycle; drive it with ``complete(error:generation:)`` after each read it asks for.
+    /// `generation` is the connection's ``ModbusConnection/connectionGeneration`` (a new
+    /// connection means the static points are read again).
+    public func begin(generation: Int, wall: UTCMilliseconds, metrics allMetrics: AcquisitionMetrics) -> Step {
+        let now = ContinuousClock.now
+        let metrics = shard(of: allMetrics)
+        if let retryAt = health.retryAt, now < retryAt {
+            markStale(wall: wall)
+            return .done(snapshot())
+        }
+        guard let plans, let decoder else { return .done(snapshot()) }
         self.decoder = nil // keep the decoder's storage uniquely referenced while it is mutated
 
-        let generation = connection.connectionGeneration
         if generation != seenGeneration { staticDone = false }
         let slowDue = nextSlow.map { now >= $0 } ?? true
         let kind: PlanKind = !staticDone ? .all : slowDue ? .fastAndSlow : .fast
@@ -109,65 +165,87 @@ public final class DevicePoller {
         case .fastAndSlow: plans.fastAndSlow
         case .fast: plans.fast
         }
+        cycle = Cycle(plan: plan, kind: kind, decoder: decoder, generation: generation, generationAfter: generation,
+                      now: now, wall: wall, requestStart: now, metrics: metrics)
+        return next()
+    }
 
-        var abort: ModbusError?
-        for index in plan.requests.indices {
+    /// The outcome of the read the last step asked for: nil when its registers are in the read
+    /// buffer, else the error.
+    public func complete(error: ModbusError?, generation: Int) -> Step {
+        guard var cycle else { return .done(snapshot()) }
+        self.cycle = nil
+        let index = cycle.index
+        cycle.metrics.recordTransaction(device: device.id, latency: ContinuousClock.now - cycle.requestStart, error: error)
+        if let error {
+            requestErrors[index] = error
+            // An exception is an answer: the device is there, only this block is refused.
+            // Except a gateway's "path unavailable" / "target failed to respond": the device is absent.
+            if case .exception(let exception) = error.kind,
+               exception != .gatewayPathUnavailable && exception != .gatewayTargetFailedToRespond {
+            } else {
+                cycle.abort = error
+            }
+        } else {
+            cycle.decoder.store(readBuffer, request: index, of: cycle.plan)
+            succeeded[index] = true
+        }
+        cycle.index += 1
+        cycle.generationAfter = generation
+        self.cycle = cycle
+        return next()
+    }
+
+    private func next() -> Step {
+        guard var cycle else { return .done(snapshot()) }
+        while cycle.index < cycle.plan.requests.count {
+            let index = cycle.index
             succeeded[index] = false
             requestErrors[index] = nil
-            if let abort {
+            if let abort = cycle.abort {
                 requestErrors[index] = abort
+                cycle.index += 1
                 continue
             }
-            let request = plan.requests[index]
-            let start = ContinuousClock.now
-            do {
-                if request.table.isBit {
-                    let bits = try connection.readBits(request.table.modbusKind, address: request.address, count: request.count, unit: device.unitID)
-                    decoder.store(bits.map { $0 ? 1 : 0 }, request: index, of: plan)
-                } else {
-                    try connection.readRegisters(request.table.modbusKind, address: request.address, count: request.count,
-                                                 unit: device.unitID, into: &readBuffer)
-                    decoder.store(readBuffer, request: index, of: plan)
-                }
-                metrics.recordTransaction(device: device.id, latency: ContinuousClock.now - start, error: nil)
-                succeeded[index] = true
-            } catch {
-                metrics.recordTransaction(device: device.id, latency: ContinuousClock.now - start, error: error)
-                requestErrors[index] = error
-                // An exception is an answer: the device is there, only this block is refused.
-                // Except a gateway's "path unavailable" / "target failed to respond": the device is absent.
-                if case .exception(let exception) = error.kind,
-                   exception != .gatewayPathUnavailable && exception != .gatewayTargetFailedToRespond { continue }
-                abort = error
-            }
+            let request = cycle.plan.requests[index]
+            cycle.requestStart = ContinuousClock.now
+            self.cycle = cycle
+            return .read(request.table.modbusKind, address: request.address, count: request.count)
         }
+        self.cycle = nil
+        return .done(finish(cycle))
+    }
+
+    private func finish(_ cycle: Cycle) -> DeviceSnapshot {
+        var decoder = cycle.decoder
+        let plan = cycle.plan
+        let now = cycle.now
+        let wall = cycle.wall
         decoder.decode(plan, succeeded: succeeded)
-        let generationAfter = connection.connectionGeneration
 
         let anySucceeded = plan.requests.indices.contains { succeeded[$0] }
         if anySucceeded {
             health.state = .online
             health.consecutiveFailures = 0
             health.retryAt = nil
-            health.lastError = requestErrors.lazy.compactMap { $0 }.first?.description
-            if kind == .all && generationAfter == generation && !plan.requests.indices.contains(where: { !succeeded[$0] }) {
+            health.lastError = requestErrors[..<plan.requests.count].lazy.compactMap { $0 }.first?.description
+            if cycle.kind == .all && cycle.generationAfter == cycle.generation && !plan.requests.indices.contains(where: { !succeeded[$0] }) {
                 staticDone = true
-                seenGeneration = generationAfter
+                seenGeneration = cycle.generationAfter
             }
-            if kind != .fast { nextSlow = now + cadence.slowInterval }
+            if cycle.kind != .fast { nextSlow = now + cadence.slowInterval }
         }
-        let wallAfter = wall
         for planned in plan.points {
-            update(point: planned.point, decoder: decoder, error: requestErrors[planned.request], wall: wallAfter, monotonic: now)
+            update(point: planned.point, decoder: decoder, error: requestErrors[planned.request], wall: wall, monotonic: now)
         }
         for index in plan.computed {
             let termError = profile.points[index].sumOf.lazy.compactMap { name in
                 plan.points.first { self.profile.points[$0.point].name == name }.flatMap { self.requestErrors[$0.request] }
             }.first
-            update(point: index, decoder: decoder, error: termError, wall: wallAfter, monotonic: now)
+            update(point: index, decoder: decoder, error: termError, wall: wall, monotonic: now)
         }
         self.decoder = decoder
-        if !anySucceeded, let error = abort ?? requestErrors.lazy.compactMap({ $0 }).first {
+        if !anySucceeded, let error = cycle.abort ?? requestErrors[..<plan.requests.count].lazy.compactMap({ $0 }).first {
             fail(error, now: now, wall: wall, valuesAlreadyMarked: true)
         }
         return snapshot()

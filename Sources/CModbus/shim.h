@@ -1,5 +1,10 @@
 #ifndef HUBMETER_CMODBUS_SHIM_H
 #define HUBMETER_CMODBUS_SHIM_H
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE // ppoll
+#endif
+#include <poll.h>
+#include <time.h>
 #include <modbus.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +24,13 @@ static inline int hubmeter_modbus_max_write_registers(void) { return MODBUS_MAX_
 static inline int hubmeter_modbus_tcp_max_adu_length(void) { return MODBUS_TCP_MAX_ADU_LENGTH; }
 static inline int hubmeter_modbus_rtu_max_adu_length(void) { return MODBUS_RTU_MAX_ADU_LENGTH; }
 static inline int hubmeter_errno(void) { return errno; }
+// poll(2) with a timeout in nanoseconds (negative: none); poll's milliseconds are too coarse for
+// waking at a cycle boundary.
+static inline int hubmeter_poll_ns(struct pollfd *fds, unsigned long count, long long timeout_ns) {
+    if (timeout_ns < 0) return ppoll(fds, count, NULL, NULL);
+    struct timespec timeout = { (time_t)(timeout_ns / 1000000000LL), (long)(timeout_ns % 1000000000LL) };
+    return ppoll(fds, count, &timeout, NULL);
+}
 // Opens and unlocks a pseudo-terminal master (Linux devpts); stores the terminal's number.
 // posix_openpt/ptsname need feature macros that do not reach Swift; these ioctls do not.
 static inline int hubmeter_open_pty(unsigned int *number) {

@@ -10,7 +10,7 @@ import CModbus
 /// occupy the cooperative pool. Devices on different connections never wait for each other.
 public actor ModbusConnection {
     public nonisolated let endpoint: ModbusEndpoint
-    private let executor: SerialQueueExecutor
+    private let executor: any SerialExecutor
     private let context: ModbusContext
     private var responseTimeout: Duration
     /// Timeouts per unit that differ from the connection's (slow devices behind one gateway).
@@ -33,7 +33,9 @@ public actor ModbusConnection {
     public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     /// Creates the connection object; nothing is opened until `connect()` or the first transaction.
-    public init(endpoint: ModbusEndpoint, responseTimeout: Duration = .seconds(1)) throws(ModbusError) {
+    /// `executor`: where the actor runs; by default a private serial queue of its own. A TCP
+    /// connection served by a ``ModbusEventLoop`` runs on the loop's thread instead.
+    public init(endpoint: ModbusEndpoint, responseTimeout: Duration = .seconds(1), executor: (any SerialExecutor)? = nil) throws(ModbusError) {
         guard let context = ModbusContext.make(endpoint) else {
             throw ModbusError(.invalidRequest, operation: "create context", target: endpoint.description,
                               errnoValue: hubmeter_errno(), detail: "libmodbus rejected the endpoint parameters")
@@ -42,7 +44,7 @@ public actor ModbusConnection {
         self.context = context
         self.responseTimeout = responseTimeout
         self.appliedTimeout = responseTimeout
-        self.executor = SerialQueueExecutor(label: "hubmeter.modbus \(endpoint)")
+        self.executor = executor ?? SerialQueueExecutor(label: "hubmeter.modbus \(endpoint)")
         // Protocol recovery flushes the link after a bad frame; link recovery (which sleeps and
         // reconnects inside libmodbus) stays off, we reconnect ourselves with backoff.
         modbus_set_error_recovery(context.pointer, MODBUS_ERROR_RECOVERY_PROTOCOL)
@@ -179,6 +181,130 @@ public actor ModbusConnection {
         try validate(address: address, count: 1, max: 1, operation, unit)
         try prepare(unit: unit, operation)
         try check(modbus_write_bit(context.pointer, Int32(address), value ? 1 : 0), expected: 1, operation, unit)
+    }
+
+    // MARK: Split transactions (Modbus TCP on an event loop)
+
+    /// The open TCP socket, or -1.
+    public var socketDescriptor: Int32 { context.isOpen ? modbus_get_socket(context.pointer) : -1 }
+
+    /// A read sent by ``sendRead`` that waits for ``receiveRead`` or ``abandonRead``.
+    private var pendingRead: (operation: Operation, unit: Int, function: UInt8, count: Int)?
+    /// A socket whose non-blocking connect is in progress.
+    private var pendingConnect: Int32?
+
+    /// Starts a non-blocking TCP connect and returns its socket: wait until it is writable, then
+    /// call ``finishConnect()`` (or ``abandonConnect()`` at the deadline). libmodbus's own connect
+    /// blocks up to the response timeout, which would stall every other bus of an event loop.
+    public func startConnect() throws(ModbusError) -> Int32 {
+        guard case .tcp(let host, let port) = endpoint else {
+            throw ModbusError(.invalidRequest, operation: "connect", target: endpoint.description, detail: "only TCP connects without blocking")
+        }
+        abandonConnect()
+        let fd = try NonBlockingTCP.startConnect(host: host, port: port, target: endpoint.description)
+        pendingConnect = fd
+        return fd
+    }
+
+    /// Completes the connect started by ``startConnect()`` once its socket is writable.
+    public func finishConnect() throws(ModbusError) {
+        guard let fd = pendingConnect else {
+            throw ModbusError(.invalidRequest, operation: "connect", target: endpoint.description, detail: "no connect in progress")
+        }
+        pendingConnect = nil
+        let error = NonBlockingTCP.connectError(fd)
+        guard error == 0 else {
+            Glibc.close(fd)
+            throw ModbusError.fromErrno(error, operation: "connect", target: endpoint.description, connecting: true)
+        }
+        modbus_set_socket(context.pointer, fd)
+        context.markOpen(true)
+        connectionGeneration += 1
+    }
+
+    /// Gives up a connect in progress (its deadline passed); the error to report.
+    @discardableResult
+    public func abandonConnect() -> ModbusError {
+        if let fd = pendingConnect { Glibc.close(fd) }
+        pendingConnect = nil
+        return ModbusError(.connectionFailed, operation: "connect", target: endpoint.description, errnoValue: ETIMEDOUT)
+    }
+
+    /// Sends a read request without waiting for the answer (Modbus TCP only): wait until the
+    /// socket is readable, then call ``receiveRead(into:)``, or ``abandonRead()`` at the deadline.
+    public func sendRead(_ kind: RegisterKind, address: Int, count: Int, unit: Int) throws(ModbusError) {
+        let operation: Operation = kind.isBit ? .readBits(kind, address, count) : .readRegisters(kind, address, count)
+        try validate(address: address, count: count, max: kind.isBit ? 2000 : Int(hubmeter_modbus_max_read_registers()), operation, unit)
+        guard isTCP, context.isOpen else {
+            throw failure(.connectionLost, operation, unit, detail: "split transactions need an open Modbus TCP connection")
+        }
+        let function: UInt8 = switch kind {
+        case .coil: 1
+        case .discreteInput: 2
+        case .holding: 3
+        case .input: 4
+        }
+        // Unit, function, address and count; libmodbus adds the MBAP header (transaction id 0).
+        var request: [UInt8] = [UInt8(unit), function, UInt8(address >> 8), UInt8(address & 0xFF), UInt8(count >> 8), UInt8(count & 0xFF)]
+        transactionStart = ContinuousClock.now
+        let sent = request.withUnsafeMutableBufferPointer { modbus_send_raw_request(context.pointer, $0.baseAddress, Int32($0.count)) }
+        guard sent > 0 else {
+            let error = hubmeter_errno()
+            finishTransaction()
+            context.close()
+            throw ModbusError.fromErrno(error, operation: operation.description, target: target(unit))
+        }
+        pendingRead = (operation, unit, function, count)
+    }
+
+    /// Reads the answer to ``sendRead`` once the socket is readable: registers, or bits as 0 and 1.
+    public func receiveRead(into buffer: inout [UInt16]) throws(ModbusError) {
+        guard let pending = pendingRead else {
+            throw ModbusError(.invalidRequest, operation: "receive", target: endpoint.description, detail: "no read in flight")
+        }
+        pendingRead = nil
+        var response = [UInt8](repeating: 0, count: Int(hubmeter_modbus_tcp_max_adu_length()))
+        let length = Int(response.withUnsafeMutableBufferPointer { modbus_receive_confirmation(context.pointer, $0.baseAddress) })
+        let savedErrno = hubmeter_errno()
+        finishTransaction()
+        // MBAP header (transaction, protocol, length: 6 bytes), unit, function, then the data.
+        let error: ModbusError?
+        if length < 0 {
+            error = ModbusError.fromErrno(savedErrno, operation: pending.operation.description, target: target(pending.unit))
+        } else if length >= 9, response[7] == pending.function | 0x80 {
+            error = ModbusError.fromErrno(hubmeter_modbus_enobase() + Int32(response[8]), operation: pending.operation.description, target: target(pending.unit))
+        } else {
+            let isBits = pending.function <= 2
+            let byteCount = isBits ? (pending.count + 7) / 8 : pending.count * 2
+            if length == 9 + byteCount, response[0] == 0, response[1] == 0, response[6] == UInt8(pending.unit),
+               response[7] == pending.function, Int(response[8]) == byteCount {
+                if buffer.count < pending.count { buffer = [UInt16](repeating: 0, count: pending.count) }
+                for index in 0..<pending.count {
+                    buffer[index] = isBits
+                        ? UInt16((response[9 + index / 8] >> (index % 8)) & 1)
+                        : UInt16(response[9 + 2 * index]) << 8 | UInt16(response[10 + 2 * index])
+                }
+                return
+            }
+            error = ModbusError.fromErrno(response[6] != UInt8(pending.unit) ? hubmeter_modbus_embbadslave() : hubmeter_modbus_embbaddata(),
+                                          operation: pending.operation.description, target: target(pending.unit))
+        }
+        guard let error else { return }
+        // Anything but a clean exception leaves the stream in doubt: reconnect, as after a timeout.
+        if case .exception = error.kind {} else { context.close() }
+        throw error
+    }
+
+    /// Gives up the read in flight (its deadline passed) and closes the connection, so that a
+    /// late answer cannot be taken for the next one; the error to report.
+    @discardableResult
+    public func abandonRead() -> ModbusError {
+        let pending = pendingRead
+        pendingRead = nil
+        finishTransaction()
+        context.close()
+        guard let pending else { return ModbusError(.timeout, operation: "read", target: endpoint.description, errnoValue: ETIMEDOUT) }
+        return ModbusError(.timeout, operation: pending.operation.description, target: target(pending.unit), errnoValue: ETIMEDOUT)
     }
 
     // MARK: Helpers

@@ -33,8 +33,8 @@ import TestSupport
                                     environment: ["HUBMETER_MQTT_PASSWORD": "x"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("kantoor-grid: profile eastron-sdm630"))
-        #expect(result.stdout.contains("every cycle (fast): 2 reads, 42 registers"))
-        #expect(result.stdout.contains("after connect (all): 3 reads, 44 registers"))
+        #expect(result.stdout.contains("every cycle (fast): 1 read, 76 registers"))
+        #expect(result.stdout.contains("after connect (all): 2 reads, 78 registers"))
         let missing = try runCommand(RepositoryPaths.hubmeterBinary,
                                      ["read", "no-such-device", "--config", RepositoryPaths.path("Config/agent.example.yaml"), "--plan"],
                                      environment: ["HUBMETER_MQTT_PASSWORD": "x"])

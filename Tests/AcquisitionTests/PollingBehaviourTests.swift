@@ -45,18 +45,19 @@ import TestSupport
 
     @Test func anExceptionSpoilsOnlyItsOwnBlock() async throws {
         let image = try Self.fixtureImage("eastron-sdm630")
-        let server = try image.server(policy: { $0.function == 4 && $0.address == 0x34 ? .exception(.serverDeviceBusy) : .reply })
+        // Two blocks: the measurements (input registers) and the serial number (holding register).
+        let server = try image.server(policy: { $0.function == 3 && $0.address == 0xFC00 ? .exception(.serverDeviceBusy) : .reply })
         defer { server.stop() }
         let device = AcquisitionDevice(id: "meter", unitID: 1, profile: Catalog.shared.profile("eastron-sdm630")!)
         let bus = AcquisitionBus(id: "lan", endpoint: .tcp(host: "127.0.0.1", port: server.port), devices: [device])
         let snapshot = await AcquisitionService.readOnce(device, on: try ModbusConnection(endpoint: bus.endpoint), bus: bus,
                                                          library: Catalog.shared.library, clock: SystemWallClock(), metrics: AcquisitionMetrics())
         #expect(snapshot.health.state == .online)
-        #expect(snapshot.canonical[.gridPower]?.quality == .error(code: "modbus.exception.6",
-            message: "read 24 input registers at 52 on tcp://127.0.0.1:\(server.port) unit 1 failed: device answered Modbus exception 6 (server device busy)"))
-        #expect(snapshot.canonical[.gridPower]?.value == nil)
+        #expect(snapshot.value("serial_number")?.quality == .error(code: "modbus.exception.6",
+            message: "read 2 holding registers at 64512 on tcp://127.0.0.1:\(server.port) unit 1 failed: device answered Modbus exception 6 (server device busy)"))
+        #expect(snapshot.value("serial_number")?.value == nil)
+        #expect(snapshot.canonical[.gridPower]?.quality == .good)
         #expect(snapshot.value("voltage_l1")?.quality == .good)
-        #expect(snapshot.value("serial_number")?.value == 12_345_678)
     }
 
     @Test func aSilentDeviceBacksOffGoesStaleAndIsReprobed() async throws {

@@ -28,6 +28,66 @@ import TestSupport
         #expect(server.requestCount == 4)
     }
 
+    /// Waits until `fd` is ready for `events` (or `milliseconds` pass).
+    static func wait(_ fd: Int32, for events: Int32, milliseconds: Int32 = 2000) -> Bool {
+        var entry = pollfd(fd: fd, events: Int16(events), revents: 0)
+        return poll(&entry, 1, milliseconds) == 1
+    }
+
+    /// The split form the shared TCP loop uses: connect without blocking, send, wait, receive.
+    @Test func splitTransactionsReadWhatTheBlockingOnesRead() async throws {
+        let server = try Self.makeServer(policy: { $0.unit == 7 ? .ignore : .reply })
+        defer { server.stop() }
+        let connection = try ModbusConnection(endpoint: .tcp(host: "127.0.0.1", port: server.port))
+        let connecting = try await connection.startConnect()
+        #expect(Self.wait(connecting, for: Int32(POLLOUT)))
+        try await connection.finishConnect()
+        #expect(await connection.isConnected)
+        #expect(await connection.connectionGeneration == 1)
+        let socket = await connection.socketDescriptor
+
+        var buffer = [UInt16](repeating: 0, count: 3)
+        try await connection.sendRead(.input, address: 0, count: 3, unit: 1)
+        #expect(Self.wait(socket, for: Int32(POLLIN)))
+        try await connection.receiveRead(into: &buffer)
+        #expect(buffer == [11, 22, 33])
+
+        try await connection.sendRead(.discreteInput, address: 2, count: 3, unit: 1)
+        #expect(Self.wait(socket, for: Int32(POLLIN)))
+        try await connection.receiveRead(into: &buffer)
+        #expect(buffer == [0, 1, 0])
+
+        // An exception is an answer: the connection stays.
+        try await connection.sendRead(.holding, address: 30000, count: 2, unit: 1)
+        #expect(Self.wait(socket, for: Int32(POLLIN)))
+        let refused = await #expect(throws: ModbusError.self) { try await connection.receiveRead(into: &buffer) }
+        #expect(refused?.kind == .exception(.illegalDataAddress))
+        #expect(await connection.isConnected)
+
+        // No answer: abandoning the read closes the connection, so a late answer is never read.
+        try await connection.sendRead(.holding, address: 0, count: 4, unit: 7)
+        #expect(!Self.wait(socket, for: Int32(POLLIN), milliseconds: 100))
+        let timeout = await connection.abandonRead()
+        #expect(timeout.kind == .timeout)
+        #expect(timeout.description.contains("read 4 holding registers at 0"))
+        #expect(await connection.isConnected == false)
+        let closed = await #expect(throws: ModbusError.self) { try await connection.sendRead(.input, address: 0, count: 1, unit: 1) }
+        #expect(closed?.kind == .connectionLost)
+    }
+
+    @Test func aRefusedNonBlockingConnectIsAConnectionFailure() async throws {
+        let server = try Self.makeServer()
+        let port = server.port
+        server.stop()
+        let connection = try ModbusConnection(endpoint: .tcp(host: "127.0.0.1", port: port))
+        let fd = try await connection.startConnect()
+        #expect(Self.wait(fd, for: Int32(POLLOUT)))
+        let refused = await #expect(throws: ModbusError.self) { try await connection.finishConnect() }
+        #expect(refused?.kind == .connectionFailed)
+        #expect(refused?.description.contains("ECONNREFUSED") == true)
+        #expect(await connection.isConnected == false)
+    }
+
     @Test func writesAreObservedAndReadBack() async throws {
         let writes = Mutex<[ModbusServerRequest]>([])
         let server = try Self.makeServer(onWrite: { request in writes.withLock { $0.append(request) } })
