@@ -11,10 +11,13 @@ private let libraryInitialization: Int32 = mosquitto_lib_init()
 
 /// An MQTT client on libmosquitto in threaded mode.
 ///
-/// One dedicated network thread per client runs `mosquitto_loop` and reconnects with exponential
+/// One dedicated network thread per client waits on the socket and reconnects with exponential
 /// backoff. We do not use `mosquitto_loop_start`: its thread (`mosquitto_loop_forever`) exits for
 /// good on a TLS, DNS or authentication error, so a gateway with a wrong CA file or a DNS outage
-/// at boot would never connect again. Callbacks reach this object through the user-data pointer
+/// at boot would never connect again. Nor `mosquitto_loop`: it wakes once per queued publish (one
+/// byte each on an internal socket pair, read one per call), which for a burst of 400 messages is
+/// 400 wake-ups; our loop calls `mosquitto_loop_read`/`_write`/`_misc` itself and is woken once
+/// per burst through a pipe of its own. Callbacks reach this object through the user-data pointer
 /// (no global registry), copy what they receive, and hand it on as `events`. Publishing works from
 /// any thread (`mosquitto_threaded_set`).
 public final class MQTTClient: Sendable {
@@ -76,6 +79,7 @@ public final class MQTTClient: Sendable {
     }
 
     private let loopFinished = DispatchSemaphore(value: 0)
+    private let wake: NetworkWake
 
     public init(options: Options) throws(MQTTError) {
         try MQTTError.check(libraryInitialization, "initialise libmosquitto")
@@ -86,6 +90,12 @@ public final class MQTTClient: Sendable {
             throw MQTTError(.library(MOSQ_ERR_NOMEM.rawValue), operation: "create client", errnoValue: hubmeter_mosq_errno(),
                             detail: "client id '\(options.clientID)'")
         }
+        guard let wake = NetworkWake() else {
+            mosquitto_destroy(pointer)
+            box.release()
+            throw MQTTError(.library(MOSQ_ERR_ERRNO.rawValue), operation: "create client", errnoValue: hubmeter_mosq_errno(), detail: "cannot create the wake-up pipe")
+        }
+        self.wake = wake
         self.handle = Handle(pointer: pointer)
         self.box = box
         self.options = options
@@ -187,10 +197,10 @@ public final class MQTTClient: Sendable {
         let keepalive = Int32(clamping: options.keepalive.components.seconds)
         let handle = handle, box = box, initialDelay = options.reconnectDelay, maxDelay = options.reconnectDelayMax
         let stoppedFlag = StoppedFlag(self)
-        let finished = loopFinished
+        let finished = loopFinished, wake = wake
         Thread.detachNewThread {
             NetworkLoop(handle: handle, box: box, host: host, port: port, keepalive: keepalive,
-                        initialDelay: initialDelay, maxDelay: maxDelay, stopped: stoppedFlag).run()
+                        initialDelay: initialDelay, maxDelay: maxDelay, stopped: stoppedFlag, wake: wake).run()
             finished.signal()
         }
     }
@@ -206,6 +216,7 @@ public final class MQTTClient: Sendable {
             mosquitto_publish_v5(mosq, &messageID, message.topic, Int32(bytes.count), bytes.baseAddress, Int32(message.qos), message.retain, nil)
         }
         try MQTTError.check(rc, "publish to \(message.topic)")
+        wake.signal()
         return messageID
     }
 
@@ -215,6 +226,7 @@ public final class MQTTClient: Sendable {
         box.takeUnretainedValue().subscriptions.withLock { $0[pattern] = qos }
         var messageID: Int32 = 0
         try MQTTError.check(mosquitto_subscribe_v5(mosq, &messageID, pattern, Int32(qos), 0, nil), "subscribe to \(pattern)")
+        wake.signal()
         return messageID
     }
 
@@ -226,6 +238,7 @@ public final class MQTTClient: Sendable {
         }
         if wasRunning {
             mosquitto_disconnect_v5(mosq, 0, nil)
+            wake.signal()
             // Waits for the network thread; after this no callback can run, so `box` may be released in deinit.
             loopFinished.wait()
         }
@@ -272,6 +285,7 @@ private struct NetworkLoop {
     let initialDelay: Duration
     let maxDelay: Duration
     let stopped: StoppedFlag
+    let wake: NetworkWake
 
     func run() {
         var delay = initialDelay
@@ -284,7 +298,7 @@ private struct NetworkLoop {
             if rc == MOSQ_ERR_SUCCESS.rawValue {
                 var loopResult = MOSQ_ERR_SUCCESS.rawValue
                 while !stopped.isStopped && loopResult == MOSQ_ERR_SUCCESS.rawValue {
-                    loopResult = mosquitto_loop(handle.pointer, 200, 1)
+                    loopResult = turn()
                     if box.takeUnretainedValue().connectedSinceLastCheck() { delay = initialDelay }
                 }
                 if stopped.isStopped {
@@ -300,6 +314,28 @@ private struct NetworkLoop {
             sleep(delay)
             delay = min(delay * 2, maxDelay)
         }
+    }
+
+    /// One turn of the network loop: what `mosquitto_loop(mosq, 200, 1)` does, but woken by
+    /// `wake` (once per burst of publishes) instead of by libmosquitto's byte per publish.
+    private func turn() -> Int32 {
+        let mosq = handle.pointer
+        let socket = mosquitto_socket(mosq)
+        guard socket >= 0 else { return MOSQ_ERR_NO_CONN.rawValue }
+        var fds = [pollfd(fd: socket, events: Int16(POLLIN) | (mosquitto_want_write(mosq) ? Int16(POLLOUT) : 0), revents: 0),
+                   pollfd(fd: wake.readEnd, events: Int16(POLLIN), revents: 0)]
+        let ready = poll(&fds, 2, 200)
+        if ready < 0 && errno != EINTR { return MOSQ_ERR_ERRNO.rawValue }
+        if fds[1].revents != 0 { wake.drain() }
+        if fds[0].revents != 0 && fds[0].revents & Int16(POLLOUT) != fds[0].revents {
+            let rc = mosquitto_loop_read(mosq, 1)
+            if rc != MOSQ_ERR_SUCCESS.rawValue || mosquitto_socket(mosq) < 0 { return rc }
+        }
+        if mosquitto_want_write(mosq) {
+            let rc = mosquitto_loop_write(mosq, 1)
+            if rc != MOSQ_ERR_SUCCESS.rawValue || mosquitto_socket(mosq) < 0 { return rc }
+        }
+        return mosquitto_loop_misc(mosq)
     }
 
     /// Failures that come without a libmosquitto callback (TLS, DNS, refused TCP) become events.
@@ -327,6 +363,43 @@ private struct NetworkLoop {
         while !stopped.isStopped && ContinuousClock.now < deadline {
             usleep(50_000)
         }
+    }
+}
+
+/// Wakes the network thread after a publish, once per burst: a publish that finds a wake-up
+/// already pending writes nothing.
+private final class NetworkWake: Sendable {
+    let readEnd: Int32
+    private let writeEnd: Int32
+    private let pending = Atomic(false)
+
+    init?() {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return nil }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+        readEnd = fds[0]
+        writeEnd = fds[1]
+    }
+
+    deinit {
+        close(readEnd)
+        close(writeEnd)
+    }
+
+    func signal() {
+        guard !pending.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        var byte: UInt8 = 1
+        _ = write(writeEnd, &byte, 1)
+    }
+
+    /// Called by the network thread when woken, before it writes what is queued.
+    func drain() {
+        pending.store(false, ordering: .releasing)
+        var bytes = [UInt8](repeating: 0, count: 16)
+        while read(readEnd, &bytes, bytes.count) > 0 {}
     }
 }
 
