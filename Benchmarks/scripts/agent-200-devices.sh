@@ -135,6 +135,9 @@ ticks0, ticks1, t0, t1 = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[
 cpu = (ticks1 - ticks0) / float(sys.argv[8]) / (t1 - t0) * 100
 print(f"cycles measured:              {int(total)}")
 print(f"cycle start → last publish:   p50 ≤ {quantile(0.5, delta)*1000:.0f} ms, p99 ≤ {quantile(0.99, delta)*1000:.0f} ms (histogram bucket bounds)")
+within = next((count for bound, count in delta if abs(bound - 0.020) < 1e-9), None)
+if within is not None:
+    print(f"  cycles within 20 ms:          {int(within)} of {int(total)} ({within / total * 100:.1f} %)")
 print(f"  of which waiting for devices: p50 ≤ {quantile(0.5, acquisition)*1000:.0f} ms, p99 ≤ {quantile(0.99, acquisition)*1000:.0f} ms (cycle start → last snapshot)")
 transactions = transaction_deltas()
 if transactions and transactions[-1][1] > 0:

@@ -215,6 +215,9 @@ public final class TCPPollingLoop: SerialExecutor, @unchecked Sendable {
     }
 
     private func stopPolling() {
+        // Every snapshot is handed over before `run` returns.
+        deliverFinished()
+        delivery.sync {}
         for bus in buses {
             var inFlight = false
             if case .answer = bus.waiting { inFlight = true }
@@ -224,7 +227,6 @@ public final class TCPPollingLoop: SerialExecutor, @unchecked Sendable {
                 connection.close()
             }
         }
-        deliverFinished()
         buses = []
         sink = nil
         clock = nil

@@ -114,8 +114,11 @@ public final class ModbusTCPServer: Sendable {
     private let onWrite: WriteObserver?
 
     /// Binds and starts serving. `port: 0` picks a free port; read it back from `port`.
+    /// `thread`: serve from a thread shared with other servers (a simulator with many endpoints)
+    /// instead of a thread of this server's own.
     public init(host: String = "127.0.0.1", port: Int = 0, units: [Int: ModbusUnitMemory],
-                policy: @escaping Policy = { _ in .reply }, onWrite: WriteObserver? = nil) throws(ModbusError) {
+                policy: @escaping Policy = { _ in .reply }, onWrite: WriteObserver? = nil,
+                thread: ModbusServerThread? = nil) throws(ModbusError) {
         guard let context = ModbusContext.make(.tcp(host: host, port: port)) else {
             throw ModbusError(.invalidRequest, operation: "create server", target: "tcp://\(host):\(port)")
         }
@@ -155,8 +158,12 @@ public final class ModbusTCPServer: Sendable {
         modbus_set_indication_timeout(context.pointer, 1, 0)
         self.state = Mutex(ServerState(units: units))
         let loop = ServerLoop(context: context, listenFD: listenFD, wakeRead: pipeFDs[0], server: self)
-        DispatchQueue(label: "hubmeter.modbus-server \(host):\(boundPort)").async {
-            loop.run()
+        if let thread {
+            thread.add(loop)
+        } else {
+            DispatchQueue(label: "hubmeter.modbus-server \(host):\(boundPort)").async {
+                loop.run()
+            }
         }
     }
 
@@ -231,44 +238,67 @@ private final class ServerLoop: @unchecked Sendable {
     }
 
     func run() {
-        let headerLength = Int(modbus_get_header_length(context.pointer))
         var query = [UInt8](repeating: 0, count: Int(hubmeter_modbus_tcp_max_adu_length()))
-        while true {
-            let (stopping, dropClients) = server.withState { state in
-                defer { state.dropClientsRequested = false }
-                return (state.stopping, state.dropClientsRequested)
-            }
-            if stopping { break }
-            if dropClients {
-                clients.forEach { close($0) }
-                clients.removeAll()
-            }
-            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
-            fds += clients.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        var fds: [pollfd] = []
+        while housekeeping() {
+            fds.removeAll(keepingCapacity: true)
+            appendPollEntries(to: &fds)
             let ready = poll(&fds, nfds_t(fds.count), -1)
             if ready < 0 {
-                if errno == EINTR { continue }
-                break
+                // EINTR, or ENOMEM: wait a moment and poll again (stop() waits for this thread).
+                if errno != EINTR { usleep(10_000) }
+                continue
             }
-            if fds[1].revents != 0 {
-                var drain = [UInt8](repeating: 0, count: 64)
-                _ = read(wakeRead, &drain, drain.count)
-            }
-            if fds[0].revents & Int16(POLLIN) != 0 {
-                let client = accept(listenFD, nil, nil)
-                if client >= 0 { clients.append(client) }
-            }
-            for entry in fds.dropFirst(2) where entry.revents != 0 {
-                if !serve(client: entry.fd, query: &query, headerLength: headerLength) {
-                    close(entry.fd)
-                    clients.removeAll { $0 == entry.fd }
-                }
+            handle(fds[...], query: &query)
+        }
+    }
+
+    /// Acts on stop and drop requests; false once the server stopped (its sockets are closed).
+    func housekeeping() -> Bool {
+        let (stopping, dropClients) = server.withState { state in
+            defer { state.dropClientsRequested = false }
+            return (state.stopping, state.dropClientsRequested)
+        }
+        if stopping {
+            clients.forEach { close($0) }
+            clients.removeAll()
+            close(listenFD)
+            close(wakeRead)
+            server.signalFinished()
+            return false
+        }
+        if dropClients {
+            clients.forEach { close($0) }
+            clients.removeAll()
+        }
+        return true
+    }
+
+    /// The listening socket, the wake pipe, then every client.
+    func appendPollEntries(to fds: inout [pollfd]) {
+        fds.append(pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0))
+        fds.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
+        for client in clients { fds.append(pollfd(fd: client, events: Int16(POLLIN), revents: 0)) }
+    }
+
+    /// Serves what `poll` found ready among this server's entries (in ``appendPollEntries(to:)``'s order).
+    func handle(_ fds: ArraySlice<pollfd>, query: inout [UInt8]) {
+        let first = fds.startIndex
+        if fds[first + 1].revents != 0 {
+            var drain = [UInt8](repeating: 0, count: 64)
+            _ = read(wakeRead, &drain, drain.count)
+        }
+        if fds[first].revents & Int16(POLLIN) != 0 {
+            let client = accept(listenFD, nil, nil)
+            if client >= 0 { clients.append(client) }
+        }
+        let headerLength = Int(modbus_get_header_length(context.pointer))
+        for entry in fds.dropFirst(2) where entry.revents != 0 {
+            if !serve(client: entry.fd, query: &query, headerLength: headerLength) {
+                close(entry.fd)
+                clients.removeAll { $0 == entry.fd }
             }
         }
-        clients.forEach { close($0) }
-        close(listenFD)
-        close(wakeRead)
-        server.signalFinished()
     }
 
     /// Handles one request; false when the client should be dropped.
@@ -315,5 +345,82 @@ private final class ServerLoop: @unchecked Sendable {
             if replied >= 0 && request.isWrite { server.observeWrite(request) }
             return replied >= 0
         }
+    }
+}
+
+/// One thread serving several ``ModbusTCPServer``s: one `poll` over all their sockets, so a
+/// simulator with hundreds of endpoints wakes once for a burst of requests instead of once per
+/// endpoint. A server stops as usual (``ModbusTCPServer/stop()``); the thread ends with
+/// ``finish()`` once its servers stopped.
+public final class ModbusServerThread: @unchecked Sendable {
+    private let added = Mutex<(loops: [ServerLoop], finishing: Bool)>(([], false))
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+
+    public init() throws(ModbusError) {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw ModbusError(.other, operation: "create wake pipe", target: "Modbus server thread", errnoValue: errno) }
+        for fd in fds {
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+        DispatchQueue(label: "hubmeter.modbus-servers").async { self.run() }
+    }
+
+    /// Ends the thread after its last server stopped.
+    public func finish() {
+        added.withLock { $0.finishing = true }
+        wake()
+    }
+
+    fileprivate func add(_ loop: ServerLoop) {
+        added.withLock { $0.loops.append(loop) }
+        wake()
+    }
+
+    private func wake() {
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
+    }
+
+    private func run() {
+        var loops: [ServerLoop] = []
+        var fds: [pollfd] = []
+        var starts: [Int] = []
+        var query = [UInt8](repeating: 0, count: Int(hubmeter_modbus_tcp_max_adu_length()))
+        while true {
+            let (new, finishing) = added.withLock { state in
+                defer { state.loops.removeAll() }
+                return (state.loops, state.finishing)
+            }
+            loops += new
+            loops = loops.filter { $0.housekeeping() }
+            if loops.isEmpty && finishing { break }
+            fds.removeAll(keepingCapacity: true)
+            starts.removeAll(keepingCapacity: true)
+            fds.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
+            for loop in loops {
+                starts.append(fds.count)
+                loop.appendPollEntries(to: &fds)
+            }
+            let ready = poll(&fds, nfds_t(fds.count), -1)
+            if ready < 0 {
+                // EINTR, or ENOMEM: wait a moment and poll again (stop() waits for this thread).
+                if errno != EINTR { usleep(10_000) }
+                continue
+            }
+            if fds[0].revents != 0 {
+                var drain = [UInt8](repeating: 0, count: 64)
+                while read(wakeRead, &drain, drain.count) > 0 {}
+            }
+            for (index, loop) in loops.enumerated() {
+                let end = index + 1 < starts.count ? starts[index + 1] : fds.count
+                loop.handle(fds[starts[index]..<end], query: &query)
+            }
+        }
+        close(wakeRead)
+        close(wakeWrite)
     }
 }

@@ -88,6 +88,29 @@ import TestSupport
         #expect(await connection.isConnected == false)
     }
 
+    /// Several servers on one shared thread: each serves its own units, and one stopping leaves
+    /// the others serving.
+    @Test func serversSharingAThreadServeAndStopIndependently() async throws {
+        let thread = try ModbusServerThread()
+        defer { thread.finish() }
+        func server(_ value: UInt16) throws -> ModbusTCPServer {
+            let memory = try #require(ModbusUnitMemory(holding: 0..<2))
+            memory.set(.holding, at: 0, [value, value + 1])
+            return try ModbusTCPServer(units: [1: memory], thread: thread)
+        }
+        let first = try server(100), second = try server(200)
+        defer { second.stop() }
+        let toFirst = try ModbusConnection(endpoint: .tcp(host: "127.0.0.1", port: first.port))
+        let toSecond = try ModbusConnection(endpoint: .tcp(host: "127.0.0.1", port: second.port))
+        #expect(try await toFirst.readRegisters(.holding, address: 0, count: 2, unit: 1) == [100, 101])
+        #expect(try await toSecond.readRegisters(.holding, address: 0, count: 2, unit: 1) == [200, 201])
+        first.stop()
+        let gone = await #expect(throws: ModbusError.self) { _ = try await toFirst.readRegisters(.holding, address: 0, count: 2, unit: 1) }
+        #expect(gone?.kind == .connectionLost || gone?.kind == .connectionFailed)
+        #expect(try await toSecond.readRegisters(.holding, address: 0, count: 2, unit: 1) == [200, 201])
+        #expect(second.requestCount == 2)
+    }
+
     @Test func writesAreObservedAndReadBack() async throws {
         let writes = Mutex<[ModbusServerRequest]>([])
         let server = try Self.makeServer(onWrite: { request in writes.withLock { $0.append(request) } })

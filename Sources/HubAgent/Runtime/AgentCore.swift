@@ -93,12 +93,12 @@ public actor AgentCore {
         }
         cycleDuration = registry.makeDurationHistogram(
             descriptor: name("cycle_publish_duration", "seconds", "Time from the cycle's wall-clock start to the last publish of the cycle"),
-            buckets: [1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 200, 500].map { .milliseconds($0) })
+            buckets: [1, 2, 5, 10, 12, 14, 16, 18, 20, 25, 30, 40, 50, 75, 100, 200, 500].map { .milliseconds($0) })
         // The part of the cycle spent waiting for devices: what is left of `cycle_publish_duration`
         // is the agent's own work (balance, encode, publish).
         acquisitionDuration = registry.makeDurationHistogram(
             descriptor: name("cycle_acquisition_duration", "seconds", "Time from the cycle's wall-clock start until every device's snapshot reached the balance"),
-            buckets: [1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 75, 100, 200, 500].map { .milliseconds($0) })
+            buckets: [1, 2, 5, 10, 12, 14, 16, 18, 20, 25, 30, 40, 50, 75, 100, 200, 500].map { .milliseconds($0) })
         intervalsCommitted = registry.makeCounter(descriptor: name("intervals_committed", "total", "Settlement records put in the outbox"))
         outboxDepth = registry.makeGauge(descriptor: name("outbox", "messages", "Messages waiting in the outbox for a broker acknowledgement"))
         outboxBytes = registry.makeGauge(descriptor: name("outbox", "bytes", "Bytes waiting in the outbox"))
@@ -310,9 +310,10 @@ public actor AgentCore {
                         logger.error("settlement record violates invariants", metadata: ["record": "\(record.id)", "violations": "\(record.violations)"])
                     }
                     await link.drain()
-                    // Settling is the agent's one large transient allocation; give its pages back.
-                    ProcessMemory.releaseFreeHeap()
                 }
+                // Encoding the ledger (every 5 s) and settling are the agent's large transient
+                // allocations; give their pages back (glibc keeps freed memory otherwise).
+                ProcessMemory.releaseFreeHeap()
                 lastSnapshotSave = now
             } catch {
                 logger.error("cannot store the settlement state", metadata: ["error": "\(error)"])

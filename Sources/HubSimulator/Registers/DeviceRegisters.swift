@@ -28,6 +28,10 @@ struct DeviceRegisters: Sendable {
     let controlPoints: [String]
     /// What the control registers held after our last write; a difference means a client wrote.
     var lastControls: [UInt16] = []
+    /// A meter profile's points that `encode` writes, in ``meterPointNames`` order (nil: not in the profile).
+    private var meterPoints: [Int?] = []
+    static let meterPointNames = ["voltage_l1", "voltage_l2", "voltage_l3", "current_l1", "current_l2", "current_l3",
+                                  "power_l1", "power_l2", "power_l3", "total_power", "frequency", "import_energy", "export_energy"]
 
     /// `maxWatts` is the largest power the device can show, for choosing scale factors.
     init(device: Scenario.Device, maxWatts: Double, catalog: ProfileCatalog) throws(SimulatorError) {
@@ -39,6 +43,7 @@ struct DeviceRegisters: Sendable {
                 throw SimulatorError(.missingProfile, "device \(device.id): profile eastron-sdm630 is not in the data directory (profiles/eastron-sdm630.yaml)")
             }
             var image = ProfileImage(profile: profile)
+            meterPoints = Self.meterPointNames.map { profile.pointIndex(named: $0) }
             if profile.pointIndex(named: "serial_number") != nil {
                 image.set("serial_number", Double(SeededNoise.stream(device.id) % 90_000_000 + 10_000_000))
             }
@@ -229,13 +234,13 @@ struct DeviceRegisters: Sendable {
         let current = abs(watts) / (3 * Self.nominalVoltage)
         switch image {
         case .profile(var profile):
-            let values: [(String, Double)] = [
-                ("voltage_l1", Self.nominalVoltage), ("voltage_l2", Self.nominalVoltage), ("voltage_l3", Self.nominalVoltage),
-                ("current_l1", current), ("current_l2", current), ("current_l3", current),
-                ("power_l1", watts / 3), ("power_l2", watts / 3), ("power_l3", watts / 3), ("total_power", watts),
-                ("frequency", 50), ("import_energy", state.importWh), ("export_energy", state.exportWh),
-            ]
-            for (name, value) in values where profile.profile.pointIndex(named: name) != nil { profile.set(name, value) }
+            // Let go of the image's own reference first, so the tables are changed in place.
+            image = .profile(ProfileImage(emptyFor: profile.profile))
+            let values: [Double] = [Self.nominalVoltage, Self.nominalVoltage, Self.nominalVoltage, current, current, current,
+                                    watts / 3, watts / 3, watts / 3, watts, 50, state.importWh, state.exportWh]
+            for (index, value) in zip(meterPoints, values) {
+                if let index { profile.set(point: index, value) }
+            }
             image = .profile(profile)
         case .sunspec(var sunspec):
             switch device.map {

@@ -17,6 +17,7 @@ public final class HubSimulator: Sendable {
     public let origin: UTCMilliseconds
     private let clock: any UTCClock
     private let servers: [String: SimulatorServer]
+    private let serverThread: ModbusServerThread
     private let core: Mutex<Core>
     private let logger: Logger
 
@@ -48,12 +49,21 @@ public final class HubSimulator: Sendable {
         }
         let hook = RefreshHook()
         var servers: [String: SimulatorServer] = [:]
+        // Every TCP endpoint is served from one thread: a park of 200 devices is 200 endpoints.
+        let serverThread: ModbusServerThread
+        do {
+            serverThread = try ModbusServerThread()
+        } catch {
+            throw SimulatorError(.cannotServe, "cannot start the Modbus server thread: \(error.description)")
+        }
         for server in scenario.servers {
             var units: [Int: ModbusUnitMemory] = [:]
             var unitDevices: [Int: String] = [:]
             for index in registers.indices where registers[index].device.server == server.id {
                 let device = registers[index]
                 guard let memory = ModbusUnitMemory(holding: device.holdingRange, input: device.inputRange) else {
+                    servers.values.forEach { $0.stop() }
+                    serverThread.finish()
                     throw SimulatorError(.cannotServe, "device \(device.device.id): cannot allocate registers \(device.holdingRange)")
                 }
                 // The full image before anyone can connect, so that no control register looks written.
@@ -68,9 +78,11 @@ public final class HubSimulator: Sendable {
             case .tcp:
                 let port = portOverrides[server.id] ?? server.port
                 do {
-                    servers[server.id] = .tcp(try ModbusTCPServer(host: server.host, port: port, units: units, policy: policy, onWrite: observer))
+                    servers[server.id] = .tcp(try ModbusTCPServer(host: server.host, port: port, units: units, policy: policy,
+                                                                  onWrite: observer, thread: serverThread))
                 } catch {
                     servers.values.forEach { $0.stop() }
+                    serverThread.finish()
                     throw SimulatorError(.cannotServe, "server \(server.id): cannot listen on \(server.host):\(port): \(error.description)")
                 }
             case .rtu:
@@ -78,17 +90,22 @@ public final class HubSimulator: Sendable {
                     servers[server.id] = .rtu(try ModbusRTUServer(link: server.link, units: units, policy: policy, onWrite: observer))
                 } catch {
                     servers.values.forEach { $0.stop() }
+                    serverThread.finish()
                     throw SimulatorError(.cannotServe, "server \(server.id): cannot open an RTU line: \(error.description)")
                 }
             }
         }
         self.servers = servers
+        self.serverThread = serverThread
         core = Mutex(Core(physics: HubPhysics(scenario: scenario, origin: origin.rawValue), registers: registers))
         hook.set { [weak self] in self?.refresh() }
         refresh()
     }
 
-    deinit { servers.values.forEach { $0.stop() } }
+    deinit {
+        servers.values.forEach { $0.stop() }
+        serverThread.finish()
+    }
 
     /// The bound port of each TCP server, by server id.
     public var ports: [String: Int] { servers.compactMapValues { if case .tcp(let server) = $0 { server.port } else { nil } } }
@@ -151,12 +168,21 @@ public final class HubSimulator: Sendable {
     public func run(refreshInterval: Duration = .milliseconds(100)) async {
         while !Task.isCancelled {
             refresh()
-            do { try await Task.sleep(for: refreshInterval) } catch { break }
+            // Refresh half-way between multiples of the interval on the system's wall clock: a
+            // client polling on whole seconds (the agent) then never meets a refresh in progress
+            // (each takes about a millisecond for 200 devices), and always reads a whole one.
+            let (seconds, attoseconds) = refreshInterval.components
+            let intervalMs = max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+            let phase = (SystemWallClock().now.rawValue - intervalMs / 2) % intervalMs
+            do { try await Task.sleep(for: .milliseconds(intervalMs - (phase < 0 ? phase + intervalMs : phase))) } catch { break }
         }
     }
 
     /// Closes every listener and client connection.
-    public func stop() { servers.values.forEach { $0.stop() } }
+    public func stop() {
+        servers.values.forEach { $0.stop() }
+        serverThread.finish()
+    }
 
     /// The largest grid power a company can reach (W), for choosing meter scale factors.
     static func powerBound(_ group: Scenario.Group) -> Double {
