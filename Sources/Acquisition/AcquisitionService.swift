@@ -6,7 +6,7 @@ import ModbusIO
 /// Polls every bus independently, so a slow or dead device never delays devices on other buses,
 /// and on its own bus costs at most its timeout before it backs off. Modbus TCP buses share one
 /// ``TCPPollingLoop`` (one thread waiting for all their answers at once); serial lines, and TCP
-/// buses that need pauses or SunSpec discovery, keep a connection on a serial queue of its own.
+/// buses that need pauses, keep a connection on a serial queue of its own.
 public final class AcquisitionService: Sendable {
     public let buses: [AcquisitionBus]
     public let cadence: CadenceSettings

@@ -81,9 +81,6 @@ public final class DevicePoller {
     }
     private var cycle: Cycle?
 
-    /// Whether the device still has to be found by SunSpec discovery (which only ``poll(_:metrics:wall:)`` does).
-    public var needsDiscovery: Bool { plans == nil }
-
     /// The registers of the last read; a split transaction receives into it before ``complete(error:generation:)``.
     public func withReadBuffer<Result>(_ body: (inout [UInt16]) -> Result) -> Result {
         body(&readBuffer)
@@ -97,27 +94,7 @@ public final class DevicePoller {
     /// the bus thread's stack, not in the bus task's allocator (whose slabs a task keeps: 7 kB
     /// per bus for this call when it was `async`, measured with heaptrack).
     public func poll(_ connection: isolated ModbusConnection, metrics allMetrics: AcquisitionMetrics, wall: UTCMilliseconds) -> DeviceSnapshot {
-        if plans == nil, health.retryAt.map({ ContinuousClock.now >= $0 }) ?? true {
-            let metrics = shard(of: allMetrics)
-            let now = ContinuousClock.now
-            do {
-                let result = try SunSpecDiscovery.discover(connection, unit: device.unitID) { latency, error in
-                    metrics.recordTransaction(device: device.id, latency: latency, error: error)
-                }
-                guard let result, let mapping = device.profile.sunspec else {
-                    fail(ModbusError(.invalidResponse, operation: "SunSpec discovery", target: "\(connection.endpoint) unit \(device.unitID)",
-                                     detail: "no SunS marker at 40000, 0 or 50000"), now: now, wall: wall)
-                    return snapshot()
-                }
-                sunspecModels = result.models
-                prepare(SunSpecProfileBuilder.profile(id: device.profile.id, name: device.profile.name, models: result.models,
-                                                      library: library, mapping: mapping, options: device.profile.options))
-            } catch {
-                fail(error, now: now, wall: wall)
-                return snapshot()
-            }
-        }
-        var step = begin(generation: connection.connectionGeneration, wall: wall, metrics: allMetrics)
+        var step = begin(generation: connection.connectionGeneration, wall: wall, metrics: allMetrics, endpoint: connection.endpoint)
         while case .read(let kind, let address, let count) = step {
             var failure: ModbusError?
             do {
@@ -144,16 +121,65 @@ public final class DevicePoller {
         return metrics
     }
 
+    /// SunSpec discovery in progress (the device's plans are not known before it).
+    private struct Discovery {
+        var scan: SunSpecDiscovery.Scan
+        let metrics: BusMetrics
+        let endpoint: ModbusEndpoint
+        let generation: Int
+        let now: ContinuousClock.Instant
+        let wall: UTCMilliseconds
+        var requestStart: ContinuousClock.Instant
+        var count = 2
+    }
+    private var discovery: Discovery?
+
     /// Starts a cycle; drive it with ``complete(error:generation:)`` after each read it asks for.
     /// `generation` is the connection's ``ModbusConnection/connectionGeneration`` (a new
-    /// connection means the static points are read again).
-    public func begin(generation: Int, wall: UTCMilliseconds, metrics allMetrics: AcquisitionMetrics) -> Step {
+    /// connection means the static points are read again). A SunSpec device is discovered first,
+    /// in the same steps.
+    public func begin(generation: Int, wall: UTCMilliseconds, metrics allMetrics: AcquisitionMetrics, endpoint: ModbusEndpoint) -> Step {
         let now = ContinuousClock.now
         let metrics = shard(of: allMetrics)
         if let retryAt = health.retryAt, now < retryAt {
             markStale(wall: wall)
             return .done(snapshot())
         }
+        if plans == nil {
+            var scan = SunSpecDiscovery.Scan()
+            let first = scan.start()
+            discovery = Discovery(scan: scan, metrics: metrics, endpoint: endpoint, generation: generation, now: now, wall: wall, requestStart: now)
+            return discoveryStep(first)
+        }
+        return beginPlan(generation: generation, now: now, wall: wall, metrics: metrics)
+    }
+
+    private func discoveryStep(_ step: SunSpecDiscovery.Scan.Step) -> Step {
+        guard let current = discovery else { return .done(snapshot()) }
+        switch step {
+        case .read(let address, let count):
+            discovery?.requestStart = ContinuousClock.now
+            discovery?.count = count
+            return .read(.holding, address: address, count: count)
+        case .failed(let error):
+            discovery = nil
+            fail(error, now: current.now, wall: current.wall)
+            return .done(snapshot())
+        case .found(let result):
+            discovery = nil
+            guard let result, let mapping = device.profile.sunspec else {
+                fail(ModbusError(.invalidResponse, operation: "SunSpec discovery", target: "\(current.endpoint) unit \(device.unitID)",
+                                 detail: "no SunS marker at 40000, 0 or 50000"), now: current.now, wall: current.wall)
+                return .done(snapshot())
+            }
+            sunspecModels = result.models
+            prepare(SunSpecProfileBuilder.profile(id: device.profile.id, name: device.profile.name, models: result.models,
+                                                  library: library, mapping: mapping, options: device.profile.options))
+            return beginPlan(generation: current.generation, now: current.now, wall: current.wall, metrics: current.metrics)
+        }
+    }
+
+    private func beginPlan(generation: Int, now: ContinuousClock.Instant, wall: UTCMilliseconds, metrics: BusMetrics) -> Step {
         guard let plans, let decoder else { return .done(snapshot()) }
         self.decoder = nil // keep the decoder's storage uniquely referenced while it is mutated
 
@@ -173,6 +199,17 @@ public final class DevicePoller {
     /// The outcome of the read the last step asked for: nil when its registers are in the read
     /// buffer, else the error.
     public func complete(error: ModbusError?, generation: Int) -> Step {
+        if var current = discovery {
+            current.metrics.recordTransaction(device: device.id, latency: ContinuousClock.now - current.requestStart, error: error)
+            let step: SunSpecDiscovery.Scan.Step
+            if let error {
+                step = current.scan.complete(error)
+            } else {
+                step = current.scan.complete(readBuffer[..<min(current.count, readBuffer.count)])
+            }
+            discovery = current
+            return discoveryStep(step)
+        }
         guard var cycle else { return .done(snapshot()) }
         self.cycle = nil
         let index = cycle.index

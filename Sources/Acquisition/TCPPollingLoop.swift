@@ -16,8 +16,9 @@ import Synchronization
 /// also the executor of its buses' ``ModbusConnection`` actors, so it uses them without a hop,
 /// and any other caller of those actors runs on this thread between two events.
 ///
-/// Takes buses whose cycle needs nothing that blocks: no pauses between transactions or after
-/// connecting, and no SunSpec discovery (see ``accepts(_:)``); the others keep a thread each.
+/// Takes buses whose cycle needs no pauses between transactions or after connecting (see
+/// ``accepts(_:)``); the others keep a thread each. SunSpec discovery runs in the same steps as
+/// any read.
 public final class TCPPollingLoop: SerialExecutor, @unchecked Sendable {
     /// A bus's progress through its cycle (loop thread only).
     private final class Bus {
@@ -56,7 +57,6 @@ public final class TCPPollingLoop: SerialExecutor, @unchecked Sendable {
         let connectDelay = bus.devices.map(\.profile.options.connectDelay).reduce(bus.connectDelay, max)
         return connectDelay == .zero && bus.devices.allSatisfy { device in
             device.requestDelay == .zero && device.profile.options.requestDelay == .zero
-                && !(device.profile.sunspec != nil && device.profile.points.isEmpty)
         }
     }
 
@@ -330,7 +330,8 @@ public final class TCPPollingLoop: SerialExecutor, @unchecked Sendable {
         while bus.deviceIndex < bus.pollers.count {
             let poller = bus.pollers[bus.deviceIndex]
             if bus.step == nil { bus.deviceWasOnline = poller.health.state != .backingOff }
-            let step = bus.step ?? poller.begin(generation: bus.connection.assumeIsolated { $0.connectionGeneration }, wall: clock.now, metrics: metrics)
+            let step = bus.step ?? poller.begin(generation: bus.connection.assumeIsolated { $0.connectionGeneration }, wall: clock.now,
+                                                metrics: metrics, endpoint: bus.settings.endpoint)
             bus.step = step
             switch step {
             case .done(let snapshot):

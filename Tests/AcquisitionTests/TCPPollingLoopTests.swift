@@ -29,7 +29,7 @@ import TestSupport
         ]
         let service = try AcquisitionService(buses: buses, cadence: CadenceSettings(), library: Catalog.shared.library,
                                              clock: SystemWallClock(), metrics: AcquisitionMetrics(), logger: testLogger)
-        #expect(service.sharedLoopBusIDs == ["plain"])
+        #expect(service.sharedLoopBusIDs == ["plain", "sunspec"])
     }
 
     /// Three endpoints on the loop, the first one silent: the other two still answer right after
@@ -93,5 +93,28 @@ import TestSupport
         #expect(good.count >= 3)
         for snapshot in good { #expect(close(snapshot.canonical[.gridPower]?.value, -2500.5)) }
         #expect(await service.connection(bus: "lan")!.connectionGeneration >= 2)
+    }
+    /// SunSpec devices are discovered on the loop, read by read, like any other cycle.
+    @Test func sunSpecDevicesAreDiscoveredOnTheLoop() async throws {
+        let (image, images) = SunSpecAcquisitionTests.makeImage()
+        let server = try image.server()
+        defer { server.stop() }
+        let devices = [1, 3, 4].map { Self.device("unit\($0)", "sunspec", unit: $0) }
+        let service = try AcquisitionService(
+            buses: [AcquisitionBus(id: "lan", endpoint: .tcp(host: "127.0.0.1", port: server.port), timeout: .seconds(1), devices: devices)],
+            cadence: CadenceSettings(cycle: .milliseconds(300), backoffLimit: .seconds(5)), library: Catalog.shared.library,
+            clock: SystemWallClock(), metrics: AcquisitionMetrics(), logger: testLogger)
+        #expect(service.sharedLoopBusIDs == ["lan"])
+        let recorder = try await PollingBehaviourTests.run(service, for: .milliseconds(1000))
+        let inverter = try #require(recorder[device: "unit1"].last)
+        #expect(inverter.sunspecModels == images[1]?.models)
+        #expect(inverter.health.state == .online)
+        #expect(close(inverter.canonical[.pvPower]?.value, 123.4))
+        let late = try #require(recorder[device: "unit3"].last)
+        #expect(late.sunspecModels == images[3]?.models)
+        #expect(late.health.state == .online)
+        let none = try #require(recorder[device: "unit4"].last)
+        #expect(none.health.state == .backingOff)
+        #expect(none.health.lastError?.contains("no SunS marker at 40000, 0 or 50000") == true)
     }
 }
