@@ -9,7 +9,7 @@ import Synchronization
 #endif
 
 /// Polls many Modbus TCP buses from one thread: each bus's request is sent without waiting, and
-/// one `poll(2)` waits for every answer, connect and deadline at once.
+/// one `ppoll` waits for every answer, connect and deadline at once.
 ///
 /// With a thread per bus, 200 endpoints cost 200 threads (about 19 kB of stack each, measured)
 /// and a wake-up of each per transaction; here a burst of answers is one wake-up. The loop is
