@@ -1,10 +1,10 @@
 #ifndef HUBMETER_CMODBUS_SHIM_H
 #define HUBMETER_CMODBUS_SHIM_H
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE // ppoll
-#endif
+// No _GNU_SOURCE here (it would declare ppoll): it renames fd_set's member, and the module then
+// clashes with Glibc's Swift module. ppoll is called through syscall(2) instead.
 #include <poll.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <modbus.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,9 +27,9 @@ static inline int hubmeter_errno(void) { return errno; }
 // poll(2) with a timeout in nanoseconds (negative: none); poll's milliseconds are too coarse for
 // waking at a cycle boundary.
 static inline int hubmeter_poll_ns(struct pollfd *fds, unsigned long count, long long timeout_ns) {
-    if (timeout_ns < 0) return ppoll(fds, count, NULL, NULL);
+    if (timeout_ns < 0) return poll(fds, (nfds_t)count, -1);
     struct timespec timeout = { (time_t)(timeout_ns / 1000000000LL), (long)(timeout_ns % 1000000000LL) };
-    return ppoll(fds, count, &timeout, NULL);
+    return (int)syscall(SYS_ppoll, fds, (nfds_t)count, &timeout, NULL, 0);
 }
 // Opens and unlocks a pseudo-terminal master (Linux devpts); stores the terminal's number.
 // posix_openpt/ptsname need feature macros that do not reach Swift; these ioctls do not.
