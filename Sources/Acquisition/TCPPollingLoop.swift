@@ -82,8 +82,7 @@ public final class TCPPollingLoop: SerialExecutor, @unchecked Sendable {
     }
 
     private let inbox = Mutex(Inbox())
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
+    private let wakePipe: WakePipe
     private let loopThread = Atomic<UInt>(0)
     /// Runs jobs that arrive after the thread ended (the connections are closed by then).
     private let afterShutdown = DispatchQueue(label: "hubmeter.tcp-loop.after-shutdown")
@@ -105,14 +104,7 @@ public final class TCPPollingLoop: SerialExecutor, @unchecked Sendable {
     /// Starts the loop's thread; it runs its connections' jobs from now on, and polls buses
     /// while ``run(buses:cadence:library:clock:metrics:logger:sink:)`` runs. End it with ``shutdown()``.
     public init() throws(ModbusError) {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw ModbusError(.other, operation: "create wake pipe", target: "TCP polling loop", errnoValue: errno) }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        }
-        wakeRead = fds[0]
-        wakeWrite = fds[1]
+        wakePipe = try WakePipe(owner: "TCP polling loop")
         let retained = Unmanaged.passRetained(self)
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
@@ -129,16 +121,9 @@ public final class TCPPollingLoop: SerialExecutor, @unchecked Sendable {
         pthread_attr_destroy(&attributes)
         guard created == 0 else {
             retained.release()
-            close(fds[0])
-            close(fds[1])
             throw ModbusError(.other, operation: "start thread", target: "TCP polling loop", errnoValue: created)
         }
         pthread_detach(thread)
-    }
-
-    deinit {
-        close(wakeRead)
-        close(wakeWrite)
     }
 
     /// Ends the thread (after any polling stopped); later jobs run on a plain serial queue.
@@ -171,10 +156,7 @@ public final class TCPPollingLoop: SerialExecutor, @unchecked Sendable {
         precondition(loopThread.load(ordering: .acquiring) == UInt(pthread_self()), "not on the TCP polling loop's thread")
     }
 
-    private func wake() {
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
-    }
+    private func wake() { wakePipe.signal() }
 
     // MARK: Running
 
@@ -255,7 +237,7 @@ public final class TCPPollingLoop: SerialExecutor, @unchecked Sendable {
 
             fds.removeAll(keepingCapacity: true)
             owners.removeAll(keepingCapacity: true)
-            fds.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
+            fds.append(pollfd(fd: wakePipe.readEnd, events: Int16(POLLIN), revents: 0))
             owners.append(-1)
             var deadline = pollingFinished == nil ? ContinuousClock.now + .seconds(3600) : nextTick
             for (index, bus) in buses.enumerated() {
@@ -269,10 +251,7 @@ public final class TCPPollingLoop: SerialExecutor, @unchecked Sendable {
                 }
             }
             let ready = SocketPoll.wait(&fds, timeout: ContinuousClock.now.duration(to: deadline))
-            if fds[0].revents != 0 {
-                var drain = [UInt8](repeating: 0, count: 64)
-                while read(wakeRead, &drain, drain.count) > 0 {}
-            }
+            if fds[0].revents != 0 { wakePipe.drain() }
             guard pollingFinished != nil else { continue }
             if ready > 0 {
                 for slot in 1..<fds.count where fds[slot].revents != 0 {

@@ -354,18 +354,10 @@ private final class ServerLoop: @unchecked Sendable {
 /// ``finish()`` once its servers stopped.
 public final class ModbusServerThread: @unchecked Sendable {
     private let added = Mutex<(loops: [ServerLoop], finishing: Bool)>(([], false))
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
+    private let wakePipe: WakePipe
 
     public init() throws(ModbusError) {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw ModbusError(.other, operation: "create wake pipe", target: "Modbus server thread", errnoValue: errno) }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        }
-        wakeRead = fds[0]
-        wakeWrite = fds[1]
+        wakePipe = try WakePipe(owner: "Modbus server thread")
         DispatchQueue(label: "hubmeter.modbus-servers").async { self.run() }
     }
 
@@ -380,10 +372,7 @@ public final class ModbusServerThread: @unchecked Sendable {
         wake()
     }
 
-    private func wake() {
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
-    }
+    private func wake() { wakePipe.signal() }
 
     private func run() {
         var loops: [ServerLoop] = []
@@ -400,7 +389,7 @@ public final class ModbusServerThread: @unchecked Sendable {
             if loops.isEmpty && finishing { break }
             fds.removeAll(keepingCapacity: true)
             starts.removeAll(keepingCapacity: true)
-            fds.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
+            fds.append(pollfd(fd: wakePipe.readEnd, events: Int16(POLLIN), revents: 0))
             for loop in loops {
                 starts.append(fds.count)
                 loop.appendPollEntries(to: &fds)
@@ -411,16 +400,11 @@ public final class ModbusServerThread: @unchecked Sendable {
                 if errno != EINTR { usleep(10_000) }
                 continue
             }
-            if fds[0].revents != 0 {
-                var drain = [UInt8](repeating: 0, count: 64)
-                while read(wakeRead, &drain, drain.count) > 0 {}
-            }
+            if fds[0].revents != 0 { wakePipe.drain() }
             for (index, loop) in loops.enumerated() {
                 let end = index + 1 < starts.count ? starts[index + 1] : fds.count
                 loop.handle(fds[starts[index]..<end], query: &query)
             }
         }
-        close(wakeRead)
-        close(wakeWrite)
     }
 }
