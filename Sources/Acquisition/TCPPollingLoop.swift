@@ -90,6 +90,8 @@ public final class TCPPollingLoop: SerialExecutor, @unchecked Sendable {
     // The polling state: touched by the loop thread only.
     private var buses: [Bus] = []
     private var cadence = CadenceSettings()
+    /// The cycle in real time (shorter than `cadence.cycle` under a faster simulated clock).
+    private var realCycle: Duration = .seconds(1)
     private var acquisitionMetrics: AcquisitionMetrics?
     private var clock: (any UTCClock)?
     private var logger = Logger(label: "hubmeter.acquisition")
@@ -185,6 +187,7 @@ public final class TCPPollingLoop: SerialExecutor, @unchecked Sendable {
                 metrics: setup.metrics.bus(entry.bus.id))
         }
         cadence = setup.cadence
+        realCycle = realCadence.cycle
         acquisitionMetrics = setup.metrics
         clock = setup.clock
         logger = setup.logger
@@ -342,7 +345,7 @@ public final class TCPPollingLoop: SerialExecutor, @unchecked Sendable {
         }
         let end = ContinuousClock.now
         let busy = bus.connection.assumeIsolated { $0.busyTime } - bus.busyAtCycleStart
-        bus.metrics.recordCycle(busy: busy, elapsed: end - bus.started, overrun: end - bus.cycleStart > cadence.inRealTime(of: clock).cycle)
+        bus.metrics.recordCycle(busy: busy, elapsed: end - bus.started, overrun: end - bus.cycleStart > realCycle)
         bus.waiting = .idle
     }
 

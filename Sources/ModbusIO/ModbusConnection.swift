@@ -192,6 +192,9 @@ public actor ModbusConnection {
     private var pendingRead: (operation: Operation, unit: Int, function: UInt8, count: Int)?
     /// A socket whose non-blocking connect is in progress.
     private var pendingConnect: Int32?
+    /// Request and answer of a split transaction, reused: they run once per device per cycle.
+    private var splitRequest = [UInt8](repeating: 0, count: 6)
+    private var splitResponse = [UInt8](repeating: 0, count: Int(hubmeter_modbus_tcp_max_adu_length()))
 
     /// Starts a non-blocking TCP connect and returns its socket: wait until it is writable, then
     /// call ``finishConnect()`` (or ``abandonConnect()`` at the deadline). libmodbus's own connect
@@ -245,9 +248,14 @@ public actor ModbusConnection {
         case .input: 4
         }
         // Unit, function, address and count; libmodbus adds the MBAP header (transaction id 0).
-        var request: [UInt8] = [UInt8(unit), function, UInt8(address >> 8), UInt8(address & 0xFF), UInt8(count >> 8), UInt8(count & 0xFF)]
+        splitRequest[0] = UInt8(unit)
+        splitRequest[1] = function
+        splitRequest[2] = UInt8(address >> 8)
+        splitRequest[3] = UInt8(address & 0xFF)
+        splitRequest[4] = UInt8(count >> 8)
+        splitRequest[5] = UInt8(count & 0xFF)
         transactionStart = ContinuousClock.now
-        let sent = request.withUnsafeMutableBufferPointer { modbus_send_raw_request(context.pointer, $0.baseAddress, Int32($0.count)) }
+        let sent = splitRequest.withUnsafeMutableBufferPointer { modbus_send_raw_request(context.pointer, $0.baseAddress, Int32($0.count)) }
         guard sent > 0 else {
             let error = hubmeter_errno()
             finishTransaction()
@@ -263,8 +271,8 @@ public actor ModbusConnection {
             throw ModbusError(.invalidRequest, operation: "receive", target: endpoint.description, detail: "no read in flight")
         }
         pendingRead = nil
-        var response = [UInt8](repeating: 0, count: Int(hubmeter_modbus_tcp_max_adu_length()))
-        let length = Int(response.withUnsafeMutableBufferPointer { modbus_receive_confirmation(context.pointer, $0.baseAddress) })
+        let length = Int(splitResponse.withUnsafeMutableBufferPointer { modbus_receive_confirmation(context.pointer, $0.baseAddress) })
+        let response = splitResponse
         let savedErrno = hubmeter_errno()
         finishTransaction()
         // MBAP header (transaction, protocol, length: 6 bytes), unit, function, then the data.
