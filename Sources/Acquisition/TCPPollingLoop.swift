@@ -1,5 +1,6 @@
 import HubDomain
 import Logging
+import HubSupport
 import ModbusIO
 import DeviceProfiles
 import Dispatch
@@ -106,7 +107,10 @@ public final class TCPPollingLoop: SerialExecutor, @unchecked Sendable {
     /// Starts the loop's thread; it runs its connections' jobs from now on, and polls buses
     /// while ``run(buses:cadence:library:clock:metrics:logger:sink:)`` runs. End it with ``shutdown()``.
     public init() throws(ModbusError) {
-        wakePipe = try WakePipe(owner: "TCP polling loop")
+        guard let wakePipe = WakePipe() else {
+            throw ModbusError(.other, operation: "create wake pipe", target: "TCP polling loop", errnoValue: errno)
+        }
+        self.wakePipe = wakePipe
         let retained = Unmanaged.passRetained(self)
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)

@@ -369,37 +369,25 @@ private struct NetworkLoop {
 /// Wakes the network thread after a publish, once per burst: a publish that finds a wake-up
 /// already pending writes nothing.
 private final class NetworkWake: Sendable {
-    let readEnd: Int32
-    private let writeEnd: Int32
+    private let pipe: WakePipe
     private let pending = Atomic(false)
 
     init?() {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { return nil }
-        for fd in fds {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-        }
-        readEnd = fds[0]
-        writeEnd = fds[1]
+        guard let pipe = WakePipe() else { return nil }
+        self.pipe = pipe
     }
 
-    deinit {
-        close(readEnd)
-        close(writeEnd)
-    }
+    var readEnd: Int32 { pipe.readEnd }
 
     func signal() {
         guard !pending.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        var byte: UInt8 = 1
-        _ = write(writeEnd, &byte, 1)
+        pipe.signal()
     }
 
     /// Called by the network thread when woken, before it writes what is queued.
     func drain() {
         pending.store(false, ordering: .releasing)
-        var bytes = [UInt8](repeating: 0, count: 16)
-        while read(readEnd, &bytes, bytes.count) > 0 {}
+        pipe.drain()
     }
 }
 

@@ -1,4 +1,5 @@
 import CModbus
+import HubSupport
 import Dispatch
 import Synchronization
 #if canImport(Glibc)
@@ -357,7 +358,10 @@ public final class ModbusServerThread: @unchecked Sendable {
     private let wakePipe: WakePipe
 
     public init() throws(ModbusError) {
-        wakePipe = try WakePipe(owner: "Modbus server thread")
+        guard let wakePipe = WakePipe() else {
+            throw ModbusError(.other, operation: "create wake pipe", target: "Modbus server thread", errnoValue: errno)
+        }
+        self.wakePipe = wakePipe
         DispatchQueue(label: "hubmeter.modbus-servers").async { self.run() }
     }
 
