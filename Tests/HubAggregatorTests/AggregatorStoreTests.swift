@@ -222,6 +222,42 @@ struct AggregatorStoreTests {
         #expect(try SQLiteAggregatorStore(path: path).writerSynchronousLevel() == 2)
     }
 
+    /// The WAL is copied into the database file by the store's own checkpointer, beside the writer:
+    /// in the background once it holds `start` frames, and by the committing writer itself once it
+    /// holds `limit`, so that it stays bounded while a writer never pauses. Nothing is lost on the way.
+    @Test func theWALIsCheckpointedBesideTheWriterAndStaysBounded() async throws {
+        let path = try RepositoryPaths.makeTemporaryDirectory("aggregator-checkpoint") + "/aggregator.sqlite"
+        let records = AggregatorFixtures.shifted(try AggregatorFixtures.records(count: 96), count: 400, from: AggregatorFixtures.start)
+        let accepted = try AggregatorFixtures.messages(records).map { try accept($0) }
+        let store = try SQLiteAggregatorStore(path: path, walCheckpointFrames: (start: 20, limit: 60))
+        var largestWAL = 0
+        for start in stride(from: 0, to: accepted.count, by: 10) {
+            let outcomes = try await store.store(Array(accepted[start..<start + 10]))
+            #expect(outcomes == Array(repeating: .stored(chain: .linked), count: 10))
+            let size = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
+            largestWAL = max(largestWAL, size)
+        }
+        let counts = store.checkpoints
+        #expect(counts.background > 0, "background checkpoints: \(counts)")
+        #expect(counts.waited > 0, "a commit past the limit waits for one: \(counts)")
+        #expect(counts.failed == 0, "\(counts.lastFailure ?? "")")
+        // A batch of 10 records is well under 60 frames: the WAL never holds much more than the limit
+        // (4 kB pages and a 24-byte header per frame; without the checkpoints it would reach ~3 MB).
+        #expect(largestWAL > 0 && largestWAL <= (60 + 60) * (4096 + 24) + 32, "largest WAL: \(largestWAL) bytes")
+        // Everything committed reaches the database file.
+        let (walFrames, copied) = store.checkpointAndWait()
+        #expect(walFrames >= 0 && copied == walFrames)
+        let month = Period.month.range(containing: AggregatorFixtures.start)
+        let sums = try await store.sums(hub: "park-a", from: month.from, to: month.to)
+        #expect(sums.receivedIntervals == 400)
+        #expect(sums.chain == [.linked: 400])
+        Self.expectSameFigures(sums, KPIAggregator(records: records), "checkpointed")
+        // Another store on the same file (a restarted aggregator) reads the same.
+        let reopened = try SQLiteAggregatorStore(path: path)
+        #expect(try await reopened.sums(hub: "park-a", from: month.from, to: month.to).receivedIntervals == 400)
+        #expect(try await reopened.store([accepted[0]]) == [.duplicate])
+    }
+
     /// Schema v3 of the SQLite store keeps payloads in `interval_payload` (PostgreSQL keeps them
     /// inline: TOAST already stores large values out of line). A database of schema v2 keeps every
     /// payload byte through the migration, and ingest goes on from there.

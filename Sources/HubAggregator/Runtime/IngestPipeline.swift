@@ -18,9 +18,11 @@ public final class IngestPipeline: Sendable {
     public let logger: Logger
     public let clock: @Sendable () -> UTCMilliseconds
     public let maxBatch: Int
-    /// How many classification tasks share a burst of messages. Default: one per core but one,
-    /// which is left to the writer (measured on 2 cores: 17,000–18,900 records/s with one
-    /// classifier, 16,100–16,500 with two, whose threads took turns with the writer; docs/performance.md).
+    /// How many classification tasks share a burst of messages. Default: one per core. While the
+    /// writer stores a batch, one fewer runs, so that the writer, the pipeline's narrowest stage,
+    /// has a core of its own; while it waits for a batch, all of them run (on 2 cores: 17,000–18,900
+    /// records/s with one classifier, 16,100–16,500 with two that took turns with the writer;
+    /// docs/performance.md).
     public let classifiers: Int
 
     struct Received: Sendable {
@@ -44,6 +46,8 @@ public final class IngestPipeline: Sendable {
     let outageRetry: (first: Duration, last: Duration)
     /// Set while the classifier works through queued messages (see ``write()``).
     private let classifying = Atomic<Bool>(false)
+    /// Set while the writer stores a batch: one classification round fewer is started then.
+    private let writing = Atomic<Bool>(false)
     /// Messages taken from the inbox per classification round: large enough that a round
     /// outweighs its task, small enough that the writer gets its first batch early and that a
     /// classifier the writer's thread preempted holds up little.
@@ -51,7 +55,7 @@ public final class IngestPipeline: Sendable {
 
     public init(ingest: IntervalIngest, store: any AggregatorStore, metrics: AggregatorMetrics, logger: Logger,
                 clock: @escaping @Sendable () -> UTCMilliseconds, maxBatch: Int = 500,
-                classifiers: Int = max(1, ProcessInfo.processInfo.activeProcessorCount - 1),
+                classifiers: Int = ProcessInfo.processInfo.activeProcessorCount,
                 outageRetry: (first: Duration, last: Duration) = (.milliseconds(500), .seconds(5))) {
         self.ingest = ingest
         self.store = store
@@ -118,11 +122,19 @@ public final class IngestPipeline: Sendable {
                 }
                 return true
             }
-            // One round per classifier; each round that finishes starts the next.
-            for _ in 0..<classifiers where !issue(&group) { break }
+            // Rounds in flight: one per classifier, one fewer while the writer is storing. Each
+            // round that finishes starts as many as that allows now (a round is ~64 messages,
+            // a few milliseconds, so the count follows the writer closely enough).
+            var running = 0
+            func fill(_ group: inout TaskGroup<(Int, [Received], [IntervalIngest.Outcome])>) {
+                let allowed = writing.load(ordering: .acquiring) ? max(1, classifiers - 1) : classifiers
+                while running < allowed, issue(&group) { running += 1 }
+            }
+            fill(&group)
             var handled = 0
             var finished: [Int: ([Received], [IntervalIngest.Outcome])] = [:]
             while let (number, round, outcomes) = await group.next() {
+                running -= 1
                 finished[number] = (round, outcomes)
                 while let (round, outcomes) = finished.removeValue(forKey: handled) {
                     // A round's records go to the writer together: one wake-up per round, not per record.
@@ -133,7 +145,7 @@ public final class IngestPipeline: Sendable {
                     accepted.append(contentsOf: records)
                     handled += 1
                 }
-                _ = issue(&group)
+                fill(&group)
             }
         }
     }
@@ -211,7 +223,9 @@ public final class IngestPipeline: Sendable {
                 }
                 let batch = accepted.take(maxBatch)
                 if batch.isEmpty { break }
+                writing.store(true, ordering: .releasing)
                 await store(batch)
+                writing.store(false, ordering: .releasing)
             }
         }
     }

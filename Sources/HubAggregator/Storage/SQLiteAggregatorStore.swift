@@ -16,11 +16,16 @@ import HubSupport
 public final class SQLiteAggregatorStore: AggregatorStore {
     public let path: String
     private let database: DatabasePool
+    /// Checkpoints the WAL beside the writer instead of inside its commits.
+    private let checkpointer: WALCheckpointer
     static let dayMs = UTCCalendar.dayMs
 
     /// `busyTimeout`: how long a write waits for another process's write lock on the same file
-    /// before the store counts as unavailable for now.
-    public init(path: String, busyTimeout: Duration = .seconds(10)) throws {
+    /// before the store counts as unavailable for now. `walCheckpointFrames`: WAL frames (pages)
+    /// after which a background checkpoint starts, and after which a commit waits for one
+    /// (``WALCheckpointer``); 8,000 frames of 4 kB pages keep the WAL near 32 MiB.
+    public init(path: String, busyTimeout: Duration = .seconds(10),
+                walCheckpointFrames: (start: Int32, limit: Int32) = (1_000, 8_000)) throws {
         self.path = path
         var configuration = Configuration()
         configuration.label = "hubmeter.aggregator-store"
@@ -36,7 +41,19 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         // after `prepareDatabase` has run.
         try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(database)
+        // The writer's commits report to the checkpointer, which turns SQLite's automatic checkpoint off.
+        checkpointer = try WALCheckpointer(path: path, startFrames: walCheckpointFrames.start, limitFrames: walCheckpointFrames.limit)
+        database.writeWithoutTransaction { db in
+            if let writer = db.sqliteConnection { checkpointer.attach(toWriter: writer) }
+        }
     }
+
+    /// The WAL checkpointer's counts (for tests and diagnostics).
+    public var checkpoints: WALCheckpointCounts { checkpointer.counts }
+
+    /// Copies every committed WAL frame into the database file now, waiting for a checkpoint in progress.
+    @discardableResult
+    public func checkpointAndWait() -> (walFrames: Int32, copied: Int32) { checkpointer.checkpointAndWait() }
 
     /// `PRAGMA synchronous` of the connection that writes (2: FULL), for tests and diagnostics.
     public func writerSynchronousLevel() throws -> Int {
