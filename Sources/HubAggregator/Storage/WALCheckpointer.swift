@@ -46,7 +46,9 @@ final class WALCheckpointer: Sendable {
     }
 
     deinit {
-        queue.sync { _ = sqlite3_close_v2(connection) }
+        // Not through `queue`: a queued checkpoint holds `self`, so none is left now, and the last
+        // release may happen on `queue` itself, where `queue.sync` would deadlock.
+        sqlite3_close_v2(connection)
     }
 
     var counts: WALCheckpointCounts { counters.withLock { $0 } }
