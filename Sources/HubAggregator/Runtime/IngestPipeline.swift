@@ -251,22 +251,26 @@ public final class IngestPipeline: Sendable {
             for item in batch { await store([item]) }
             return
         }
+        // Counted once per batch and outcome: a registry lookup per record was measurable.
+        var stored = 0, duplicates = 0
         for (item, outcome) in zip(batch, outcomes) {
             switch outcome {
             case .stored(let chain):
-                metrics.count("stored")
+                stored += 1
                 if chain == .broken {
                     metrics.count("chain_broken")
                     logger.warning("hash chain broken", metadata: ["topic": "\(item.topic)", "sequence": "\(item.accepted.message.sequence)"])
                 }
             case .duplicate:
-                metrics.count("duplicate")
+                duplicates += 1
                 logger.debug("duplicate record ignored", metadata: ["topic": "\(item.topic)", "sequence": "\(item.accepted.message.sequence)"])
             case .conflict(let reason):
                 metrics.count("conflict")
                 logger.warning("conflicting record kept aside", metadata: ["topic": "\(item.topic)", "reason": "\(reason)"])
             }
         }
+        if stored > 0 { metrics.count("stored", count: stored) }
+        if duplicates > 0 { metrics.count("duplicate", count: duplicates) }
     }
 }
 

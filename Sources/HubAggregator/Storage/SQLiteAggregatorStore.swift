@@ -271,13 +271,12 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         neighbours.bind(message.hub)
         neighbours.bind(start)
         neighbours.bind(message.sequence)
-        let rows = try Row.fetchCursor(statements.neighbours)
-        while let row = try rows.next() {
-            let rowStart: Int64 = row[0], sequence: Int64 = row[1], hash: String = row[2]
-            if rowStart == start { byKey = (hash, sequence) }
-            if sequence == message.sequence { bySequence = (hash, rowStart) }
-            if sequence == message.sequence - 1 { previousHash = hash }
-            if sequence == message.sequence + 1 { successorPreviousHash = row[3] }
+        try neighbours.forEachRow { row in
+            let rowStart = row.int64(0), sequence = row.int64(1)
+            if rowStart == start { byKey = (row.text(2), sequence) }
+            if sequence == message.sequence { bySequence = (row.text(2), rowStart) }
+            if sequence == message.sequence - 1 { previousHash = row.text(2) }
+            if sequence == message.sequence + 1 { successorPreviousHash = row.text(3) }
         }
         if let byKey {
             if byKey.hash == message.hash { return .duplicate }

@@ -59,6 +59,27 @@ struct SQLiteBinder {
         }
     }
 
+    /// Steps the statement through its rows with SQLite's C API and calls `body` with each: no GRDB
+    /// `Row` per row (whose column-name dictionary cost more than the neighbour query itself).
+    func forEachRow(_ body: (ResultRow) throws -> Void) throws {
+        while true {
+            let code = sqlite3_step(statement)
+            if code == SQLITE_DONE { return }
+            guard code == SQLITE_ROW else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqlite3_db_handle(statement))),
+                                    sql: String(cString: sqlite3_sql(statement)))
+            }
+            try body(ResultRow(statement: statement))
+        }
+    }
+
+    /// The current row of a statement being stepped by ``forEachRow(_:)``.
+    struct ResultRow {
+        fileprivate let statement: SQLiteStatement
+        func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+        func text(_ column: Int32) -> String { sqlite3_column_text(statement, column).map { String(cString: $0) } ?? "" }
+    }
+
     mutating func bind(_ values: [Double]) {
         for value in values { bind(value) }
     }

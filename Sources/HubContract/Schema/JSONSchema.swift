@@ -16,7 +16,7 @@ import HubSupport
 /// jsonschema only asserts formats when given a format checker. The v1 schemas use `pattern` for
 /// timestamps instead, so both validators agree on them.
 public struct JSONSchemaSet: Sendable {
-    let schemas: [CompiledSchema]
+    let schemas: [Keywords]
     let roots: [String: Int]
 
     /// Compiles every document (`name` is the file name, e.g. `interval.schema.json`); references
@@ -41,7 +41,7 @@ public struct JSONSchemaSet: Sendable {
                 keywords[index].oneOfKeys = Keywords.discriminatingKeys(of: keywords[index].oneOf, in: keywords)
             }
         }
-        self.schemas = keywords.map(CompiledSchema.init)
+        self.schemas = keywords
         self.roots = roots
     }
 
@@ -87,7 +87,7 @@ public enum SchemaValidation: Sendable {
 }
 
 public struct JSONSchemaValidator: Sendable {
-    let schemas: [CompiledSchema]
+    let schemas: [Keywords]
     let root: Int
     public static let maximumViolations = 10
 
@@ -100,14 +100,16 @@ public struct JSONSchemaValidator: Sendable {
     }
 
     public func validate(_ tape: JSONTape) -> SchemaValidation {
-        // The evaluation reads nodes and bytes through pointers: no reference counting per access.
+        // The evaluation reads nodes, bytes and schemas through pointers: no reference counting per access.
         tape.nodes.withUnsafeBufferPointer { nodes in
             tape.bytes.withUnsafeBufferPointer { bytes in
-                var fast = Evaluation(tape: tape, nodes: nodes, bytes: bytes, schemas: schemas, collecting: false)
-                if fast.check(root, 0) { return .valid(tape) }
-                var detailed = Evaluation(tape: tape, nodes: nodes, bytes: bytes, schemas: schemas, collecting: true)
-                _ = detailed.check(root, 0)
-                return .invalid(detailed.violations.map(\.violation))
+                schemas.withUnsafeBufferPointer { schemas in
+                    var fast = Evaluation(tape: tape, nodes: nodes, bytes: bytes, schemas: schemas, collecting: false)
+                    if fast.check(root, 0) { return .valid(tape) }
+                    var detailed = Evaluation(tape: tape, nodes: nodes, bytes: bytes, schemas: schemas, collecting: true)
+                    _ = detailed.check(root, 0)
+                    return .invalid(detailed.violations.map(\.violation))
+                }
             }
         }
     }
@@ -216,11 +218,6 @@ extension Keywords {
     }
 }
 
-/// Shared by reference: validation reads fields without copying the arrays.
-final class CompiledSchema: Sendable {
-    let keywords: Keywords
-    init(_ keywords: Keywords) { self.keywords = keywords }
-}
 
 enum TypeBits {
     static let null: UInt8 = 1, boolean: UInt8 = 2, object: UInt8 = 4, array: UInt8 = 8, number: UInt8 = 16, integer: UInt8 = 32, string: UInt8 = 64

@@ -12,13 +12,16 @@ struct Evaluation {
     /// `tape.nodes` and `tape.bytes`, valid while `JSONSchemaValidator.validate` runs the evaluation.
     let nodes: UnsafeBufferPointer<JSONTape.Node>
     let bytes: UnsafeBufferPointer<UInt8>
-    let schemas: [CompiledSchema]
+    /// The compiled schemas, valid while `JSONSchemaValidator.validate` runs the evaluation. A
+    /// schema is passed on as a pointer into them: its fields are read in place, and nothing is
+    /// retained per check (a class reference passed to the helpers was retained and released per node).
+    let schemas: UnsafeBufferPointer<Keywords>
     var collecting: Bool
     /// Key nodes (≥ 0) and array positions (stored as −1 − index) from the root to the current value.
     var path: [Int] = []
     var violations: [Found] = []
 
-    init(tape: JSONTape, nodes: UnsafeBufferPointer<JSONTape.Node>, bytes: UnsafeBufferPointer<UInt8>, schemas: [CompiledSchema],
+    init(tape: JSONTape, nodes: UnsafeBufferPointer<JSONTape.Node>, bytes: UnsafeBufferPointer<UInt8>, schemas: UnsafeBufferPointer<Keywords>,
          collecting: Bool) {
         self.tape = tape
         self.nodes = nodes
@@ -124,46 +127,47 @@ struct Evaluation {
     }
 
     mutating func check(_ index: Int, _ node: Int) -> Bool {
-        // Fields are read through the class reference: no copy of the keyword arrays per call, and
-        // no reference counting (`schemas` holds every schema while the evaluation runs).
-        unowned(unsafe) let schema = schemas[index]
-        let present = schema.keywords.present
-        if schema.keywords.alwaysFalse {
+        assert(schemas.indices.contains(index))
+        let schema = schemas.baseAddress! + index
+        let present = schema.pointee.present
+        if schema.pointee.alwaysFalse {
             fail { this in "no value is allowed here" }
             return false
         }
         var valid = true
-        if let ref = schema.keywords.ref, !check(ref, node) {
+        if let ref = schema.pointee.ref, !check(ref, node) {
             valid = false
             if !collecting { return false }
         }
         let value = nodes[node]
-        if schema.keywords.types != 0 {
+        if schema.pointee.types != 0 {
             let accepted: Bool = switch value.kind {
-            case .null: schema.keywords.types & TypeBits.null != 0
-            case .true, .false: schema.keywords.types & TypeBits.boolean != 0
-            case .object: schema.keywords.types & TypeBits.object != 0
-            case .array: schema.keywords.types & TypeBits.array != 0
-            case .string: schema.keywords.types & TypeBits.string != 0
+            case .null: schema.pointee.types & TypeBits.null != 0
+            case .true, .false: schema.pointee.types & TypeBits.boolean != 0
+            case .object: schema.pointee.types & TypeBits.object != 0
+            case .array: schema.pointee.types & TypeBits.array != 0
+            case .string: schema.pointee.types & TypeBits.string != 0
             // "number" admits every number; "integer" a whole one (1.0 included, as the draft says).
-            case .number: schema.keywords.types & TypeBits.number != 0
-                || (schema.keywords.types & TypeBits.integer != 0 && value.number == value.number.rounded() && value.number.isFinite)
+            case .number: schema.pointee.types & TypeBits.number != 0
+                || (schema.pointee.types & TypeBits.integer != 0 && value.number == value.number.rounded() && value.number.isFinite)
             }
             if !accepted {
-                fail { this in "expected \(TypeBits.describe(schema.keywords.types)), got \(this.describeWithType(node))" }
+                fail { this in "expected \(TypeBits.describe(schema.pointee.types)), got \(this.describeWithType(node))" }
                 return false
             }
         }
         if present.isEmpty { return valid }
-        if let constant = schema.keywords.constValue, !equals(node, constant) {
-            fail { this in "expected \(constant.text), got \(this.describe(node))" }
-            if !collecting { return false }
-            valid = false
-        }
-        if let values = schema.keywords.enumValues, !values.contains(where: { equals(node, $0) }) {
-            fail { this in "expected one of \(values.map(\.text).joined(separator: ", ")), got \(this.describe(node))" }
-            if !collecting { return false }
-            valid = false
+        if present.contains(.literals) {
+            if let constant = schema.pointee.constValue, !equals(node, constant) {
+                fail { this in "expected \(constant.text), got \(this.describe(node))" }
+                if !collecting { return false }
+                valid = false
+            }
+            if let values = schema.pointee.enumValues, !values.contains(where: { equals(node, $0) }) {
+                fail { this in "expected one of \(values.map(\.text).joined(separator: ", ")), got \(this.describe(node))" }
+                if !collecting { return false }
+                valid = false
+            }
         }
         switch value.kind {
         case .number where present.contains(.number):
@@ -179,38 +183,38 @@ struct Evaluation {
         }
         if !valid && !collecting { return false }
         guard present.contains(.composition) else { return valid }
-        for sub in schema.keywords.allOf where !check(sub, node) {
+        for sub in schema.pointee.allOf where !check(sub, node) {
             valid = false
             if !collecting { return false }
         }
-        if !schema.keywords.anyOf.isEmpty, !schema.keywords.anyOf.contains(where: { quietly($0, node) }) {
-            reportNoAlternative(schema.keywords.anyOf, node, keyword: "anyOf")
+        if !schema.pointee.anyOf.isEmpty, !schema.pointee.anyOf.contains(where: { quietly($0, node) }) {
+            reportNoAlternative(schema.pointee.anyOf, node, keyword: "anyOf")
             valid = false
             if !collecting { return false }
         }
-        if !schema.keywords.oneOf.isEmpty {
+        if !schema.pointee.oneOf.isEmpty {
             var matching = 0
-            if let keys = schema.keywords.oneOfKeys {
-                if let candidate = discriminated(node, keys), quietly(schema.keywords.oneOf[candidate], node) { matching = 1 }
+            if let keys = schema.pointee.oneOfKeys {
+                if let candidate = discriminated(node, keys), quietly(schema.pointee.oneOf[candidate], node) { matching = 1 }
             } else {
-                for sub in schema.keywords.oneOf where quietly(sub, node) { matching += 1 }
+                for sub in schema.pointee.oneOf where quietly(sub, node) { matching += 1 }
             }
             if matching == 0 {
-                reportNoAlternative(schema.keywords.oneOf, node, keyword: "oneOf")
+                reportNoAlternative(schema.pointee.oneOf, node, keyword: "oneOf")
                 valid = false
             } else if matching > 1 {
-                fail { this in "expected exactly one of the \(schema.keywords.oneOf.count) alternatives (oneOf) to match, \(matching) do" }
+                fail { this in "expected exactly one of the \(schema.pointee.oneOf.count) alternatives (oneOf) to match, \(matching) do" }
                 valid = false
             }
             if !valid && !collecting { return false }
         }
-        if let not = schema.keywords.not, quietly(not, node) {
+        if let not = schema.pointee.not, quietly(not, node) {
             fail { this in "expected a value that does not match the schema under 'not', got \(this.describe(node))" }
             valid = false
             if !collecting { return false }
         }
-        if let condition = schema.keywords.ifSchema {
-            let branch = quietly(condition, node) ? schema.keywords.thenSchema : schema.keywords.elseSchema
+        if let condition = schema.pointee.ifSchema {
+            let branch = quietly(condition, node) ? schema.pointee.thenSchema : schema.pointee.elseSchema
             if let branch, !check(branch, node) {
                 valid = false
             }
@@ -252,31 +256,31 @@ struct Evaluation {
         }
     }
 
-    mutating func checkNumber(_ schema: CompiledSchema, _ node: Int, _ number: Double) -> Bool {
+    mutating func checkNumber(_ schema: UnsafePointer<Keywords>, _ node: Int, _ number: Double) -> Bool {
         var valid = true
-        if let minimum = schema.keywords.minimum, number < minimum {
+        if let minimum = schema.pointee.minimum, number < minimum {
             fail { this in "expected number ≥ \(Self.format(minimum)), got \(this.describe(node))" }
             valid = false
         }
-        if let maximum = schema.keywords.maximum, number > maximum {
+        if let maximum = schema.pointee.maximum, number > maximum {
             fail { this in "expected number ≤ \(Self.format(maximum)), got \(this.describe(node))" }
             valid = false
         }
-        if let bound = schema.keywords.exclusiveMinimum, number <= bound {
+        if let bound = schema.pointee.exclusiveMinimum, number <= bound {
             fail { this in "expected number > \(Self.format(bound)), got \(this.describe(node))" }
             valid = false
         }
-        if let bound = schema.keywords.exclusiveMaximum, number >= bound {
+        if let bound = schema.pointee.exclusiveMaximum, number >= bound {
             fail { this in "expected number < \(Self.format(bound)), got \(this.describe(node))" }
             valid = false
         }
         return valid
     }
 
-    mutating func checkString(_ schema: CompiledSchema, _ node: Int) -> Bool {
-        guard schema.keywords.minLength != nil || schema.keywords.maxLength != nil || schema.keywords.pattern != nil || schema.keywords.dateTime else { return true }
+    mutating func checkString(_ schema: UnsafePointer<Keywords>, _ node: Int) -> Bool {
+        guard schema.pointee.minLength != nil || schema.pointee.maxLength != nil || schema.pointee.pattern != nil || schema.pointee.dateTime else { return true }
         var valid = true
-        let pattern = schema.keywords.pattern, dateTime = schema.keywords.dateTime
+        let pattern = schema.pointee.pattern, dateTime = schema.pointee.dateTime
         func measure(_ text: UnsafeBufferPointer<UInt8>) -> (Int, Bool, Bool) {
             var codePoints = 0
             for byte in text where byte & 0xC0 != 0x80 { codePoints += 1 }
@@ -287,15 +291,15 @@ struct Evaluation {
         let (length, matches, isDateTime) = value.hasEscapes
             ? Array(tape.string(at: node).utf8).withUnsafeBufferPointer(measure)
             : measure(UnsafeBufferPointer(rebasing: bytes[Int(value.start)..<Int(value.end)]))
-        if let minimum = schema.keywords.minLength, length < minimum {
+        if let minimum = schema.pointee.minLength, length < minimum {
             fail { this in "expected a string of at least \(minimum) character\(minimum == 1 ? "" : "s"), got \(this.describe(node))" }
             valid = false
         }
-        if let maximum = schema.keywords.maxLength, length > maximum {
+        if let maximum = schema.pointee.maxLength, length > maximum {
             fail { this in "expected a string of at most \(maximum) character\(maximum == 1 ? "" : "s"), got \(this.describe(node))" }
             valid = false
         }
-        if !matches, let pattern = schema.keywords.pattern {
+        if !matches, let pattern = schema.pointee.pattern {
             fail { this in "expected a string matching \(pattern.description), got \(this.describe(node))" }
             valid = false
         }
@@ -306,23 +310,23 @@ struct Evaluation {
         return valid
     }
 
-    mutating func checkObject(_ schema: CompiledSchema, _ node: Int) -> Bool {
+    mutating func checkObject(_ schema: UnsafePointer<Keywords>, _ node: Int) -> Bool {
         var valid = true
         let count = Int(nodes[node].count)
-        if let minimum = schema.keywords.minProperties, count < minimum {
+        if let minimum = schema.pointee.minProperties, count < minimum {
             fail { this in "expected at least \(minimum) propert\(minimum == 1 ? "y" : "ies"), got \(count)" }
             valid = false
         }
-        if let maximum = schema.keywords.maxProperties, count > maximum {
+        if let maximum = schema.pointee.maxProperties, count > maximum {
             fail { this in "expected at most \(maximum) propert\(maximum == 1 ? "y" : "ies"), got \(count)" }
             valid = false
         }
         if !valid && !collecting { return false }
-        let properties = schema.keywords.properties
+        let properties = schema.pointee.properties
         // Collecting: required first, in the schema's order, like other validators report them.
         if collecting && !checkRequired(schema, node, seen: nil) { valid = false }
-        let additional = schema.keywords.additionalProperties
-        let names = schema.keywords.propertyNames
+        let additional = schema.pointee.additionalProperties
+        let names = schema.pointee.propertyNames
         var seen: UInt64 = 0
         // Where to start looking for the next member's property: just after the previous match.
         var hint = 0
@@ -353,7 +357,7 @@ struct Evaluation {
                     if matched < 64 { seen |= 1 << UInt64(matched) }
                     if !check(properties[matched].schema, member) { valid = false }
                 } else if let additional {
-                    if schemas[additional].keywords.alwaysFalse {
+                    if schemas[additional].alwaysFalse {
                         fail { this in "unexpected property (additionalProperties is false)" }
                         valid = false
                     } else if !check(additional, member) {
@@ -370,10 +374,10 @@ struct Evaluation {
     }
 
     /// `seen`: the declared properties found by the member pass (bit = index), when there was one.
-    mutating func checkRequired(_ schema: CompiledSchema, _ node: Int, seen: UInt64?) -> Bool {
+    mutating func checkRequired(_ schema: UnsafePointer<Keywords>, _ node: Int, seen: UInt64?) -> Bool {
         var valid = true
-        let required = schema.keywords.required, requiredIndex = schema.keywords.requiredIndex
-        let hadPass = !schema.keywords.properties.isEmpty || schema.keywords.additionalProperties != nil || schema.keywords.propertyNames != nil
+        let required = schema.pointee.required, requiredIndex = schema.pointee.requiredIndex
+        let hadPass = !schema.pointee.properties.isEmpty || schema.pointee.additionalProperties != nil || schema.pointee.propertyNames != nil
         for position in 0..<required.count {
             let index = requiredIndex[position]
             var found: Bool
@@ -401,18 +405,18 @@ struct Evaluation {
         return valid
     }
 
-    mutating func checkArray(_ schema: CompiledSchema, _ node: Int) -> Bool {
+    mutating func checkArray(_ schema: UnsafePointer<Keywords>, _ node: Int) -> Bool {
         var valid = true
         let count = Int(nodes[node].count)
-        if let minimum = schema.keywords.minItems, count < minimum {
+        if let minimum = schema.pointee.minItems, count < minimum {
             fail { this in "expected at least \(minimum) item\(minimum == 1 ? "" : "s"), got \(count)" }
             valid = false
         }
-        if let maximum = schema.keywords.maxItems, count > maximum {
+        if let maximum = schema.pointee.maxItems, count > maximum {
             fail { this in "expected at most \(maximum) item\(maximum == 1 ? "" : "s"), got \(count)" }
             valid = false
         }
-        guard let items = schema.keywords.items else { return valid }
+        guard let items = schema.pointee.items else { return valid }
         let tracking = collecting
         var element = node + 1
         for position in 0..<count {
