@@ -20,9 +20,9 @@ public final class IngestPipeline: Sendable {
     public let maxBatch: Int
     /// How many classification tasks share a burst of messages. Default: one per core. While the
     /// writer stores a batch, one fewer runs, so that the writer, the pipeline's narrowest stage,
-    /// has a core of its own; while it waits for a batch, all of them run (on 2 cores: 17,000–18,900
-    /// records/s with one classifier, 16,100–16,500 with two that took turns with the writer;
-    /// docs/performance.md).
+    /// has a core of its own; while it waits for a batch, all of them run. (On 2 cores, bursts of
+    /// 10,000: medians of 19,500–19,900 records/s, against 18,000–18,500 with one classifier always
+    /// and 16,100–16,500 with two always, which took turns with the writer; docs/performance.md.)
     public let classifiers: Int
 
     struct Received: Sendable {

@@ -17,7 +17,7 @@ import Synchronization
 /// the commit that reports it waits for the checkpointer, as SQLite's own checkpoint would have
 /// made it wait: the WAL stays within about `limitFrames` frames plus one batch.
 final class WALCheckpointer: Sendable {
-    /// Frames in the WAL after which a checkpoint is started (SQLite's default for its automatic one).
+    /// Frames in the WAL after which a checkpoint is started (the store passes 1,000, SQLite's default for its automatic one).
     let startFrames: Int32
     /// Frames in the WAL after which a commit waits for a complete checkpoint.
     let limitFrames: Int32
@@ -29,7 +29,7 @@ final class WALCheckpointer: Sendable {
 
     /// Opens the checkpointer's connection to the database at `path` (which the store has opened
     /// in WAL mode already).
-    init(path: String, startFrames: Int32 = 1_000, limitFrames: Int32 = 8_000) throws(AggregatorStoreError) {
+    init(path: String, startFrames: Int32, limitFrames: Int32) throws(AggregatorStoreError) {
         var handle: OpaquePointer?
         let code = sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil)
         guard code == SQLITE_OK, let handle else {
@@ -75,7 +75,7 @@ final class WALCheckpointer: Sendable {
         }
     }
 
-    /// Waits for the checkpoint in progress and runs one more (for tests and a clean shutdown).
+    /// Waits for the checkpoint in progress and runs one more (for tests and diagnostics).
     @discardableResult
     func checkpointAndWait() -> (walFrames: Int32, copied: Int32) {
         queue.sync { checkpointNow(waited: true) }
