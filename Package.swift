@@ -39,6 +39,8 @@ let package = Package(
         // C libraries, found through pkg-config; Debian packages named for `swift build` hints.
         .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        // LZ4 frames: the aggregator's SQLite store compresses the payloads it keeps for audits.
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         // C library knobs that Glibc's Swift module lacks (malloc arenas).
         .systemLibrary(name: "CPlatform"),
 
@@ -86,7 +88,7 @@ let package = Package(
         .target(
             name: "HubAggregator",
             dependencies: [
-                "HubContract", "HubDomain", "HubConfiguration", "HubSupport", "MQTTIO",
+                "HubContract", "HubDomain", "HubConfiguration", "HubSupport", "MQTTIO", "CLZ4",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

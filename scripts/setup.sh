@@ -8,12 +8,13 @@ set -euo pipefail
 want_test=false
 [[ "${1:-}" == "--test" ]] && want_test=true
 
-packages=(pkg-config libmodbus-dev libmosquitto-dev mosquitto mosquitto-clients libsqlite3-dev libssl-dev openssl curl)
+packages=(pkg-config libmodbus-dev libmosquitto-dev liblz4-dev mosquitto mosquitto-clients libsqlite3-dev libssl-dev openssl curl)
 if $want_test; then
   # chromium: the headless browser check of the aggregator's pages (AggregatorBrowserTests).
   # postgresql: the store tests run against a real server (scripts/test-postgres.sh starts a throwaway
   # cluster); Debian's package also starts a system cluster on 5432, which the tests do not use.
-  packages+=(python3 python3-pymodbus python3-jsonschema socat systemd chromium postgresql postgresql-client)
+  # lz4: the tool an auditor reads a stored payload frame with (PayloadFrameTests).
+  packages+=(python3 python3-pymodbus python3-jsonschema socat systemd chromium postgresql postgresql-client lz4)
 fi
 
 missing=()

@@ -35,6 +35,8 @@ final class TimedStore: AggregatorStore {
     func sequenceGaps(hub: String) async throws -> [SequenceGap] { try await base.sequenceGaps(hub: hub) }
     func conflicts(hub: String?) async throws -> [StoredConflict] { try await base.conflicts(hub: hub) }
     func rejectionCounts() async throws -> [String: Int] { try await base.rejectionCounts() }
+    func payload(hub: String, sequence: Int64) async throws -> [UInt8]? { try await base.payload(hub: hub, sequence: sequence) }
+    func prepare(_ record: inout AcceptedInterval) { base.prepare(&record) }
 }
 
 func processCPUSeconds() -> Double {

@@ -161,6 +161,15 @@ struct AggregatorEndToEndTests {
         #expect(csv.body.split(separator: "\n").count == 1 + 9)
         let intervals = try Self.get(port, "/api/v1/locations/park-a/intervals?from=2026-03-01&to=2026-03-02", token: Self.auditorToken)
         #expect(intervals.status == 200 && intervals.body.contains("\"sequence\":10"))
+        // Each record exactly as the hub published it (through the pipeline; compressed in SQLite):
+        // sequence 5 is the first of the two records that claimed it, the other is the conflict.
+        for (sequence, message) in [(1, messages[0]), (5, messages[4]), (10, messages[9])] {
+            let record = try Self.get(port, "/api/v1/locations/park-a/records/\(sequence)", token: Self.auditorToken)
+            #expect(record.status == 200 && Array(record.body.utf8) == message.payload, "record \(sequence): \(record.status)")
+        }
+        #expect(try Self.get(port, "/api/v1/locations/park-a/records/3", token: Self.auditorToken).status == 404) // lost on the way
+        #expect(try Self.get(port, "/api/v1/locations/park-a/records/three", token: Self.auditorToken).status == 400)
+        #expect(try Self.get(port, "/api/v1/locations/park-a/records/1", token: Self.teamBToken).status == 403)
 
         // The pages: a browser sends the token as the Basic password; no script, inline SVG.
         let page = try Self.get(port, "/locations/park-a?from=2026-03-01&to=2026-03-02", basic: "auditor:\(Self.auditorToken)")

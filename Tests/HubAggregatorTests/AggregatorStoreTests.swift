@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import HubAggregator
+import HubConfiguration
 import HubContract
 import HubDomain
 import Testing
@@ -258,44 +259,128 @@ struct AggregatorStoreTests {
         #expect(try await reopened.store([accepted[0]]) == [.duplicate])
     }
 
+    /// The payloads in the SQLite file, decoded by hand from each row's encoding, with the encodings seen.
+    static func storedPayloads(_ path: String) async throws -> (payloads: [Int64: [UInt8]], encodings: [String: Int]) {
+        let queue = try DatabaseQueue(path: path)
+        return try await queue.read { db in
+            var payloads: [Int64: [UInt8]] = [:]
+            var encodings: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT r.interval_start, p.payload, p.encoding FROM interval_record r JOIN interval_payload p ON p.id = r.payload_id
+                WHERE r.hub = 'park-a'
+                """) {
+                let bytes = [UInt8](row[1] as Data), encoding: String = row[2]
+                encodings[encoding, default: 0] += 1
+                payloads[row[0]] = encoding == "lz4" ? try PayloadFrame.decompress(bytes) : bytes
+            }
+            return (payloads, encodings)
+        }
+    }
+
     /// Schema v3 of the SQLite store keeps payloads in `interval_payload` (PostgreSQL keeps them
-    /// inline: TOAST already stores large values out of line). A database of schema v2 keeps every
-    /// payload byte through the migration, and ingest goes on from there.
+    /// inline: TOAST already stores large values out of line), v4 says how each is encoded. A
+    /// database of schema v2 keeps every payload byte through both migrations, and ingest goes on from there.
     @Test func payloadMigrationKeepsEveryPayload() async throws {
         let accepted = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 6)).map { try accept($0) }
-        func storedPayloads(_ path: String) async throws -> [Int64: [UInt8]] {
-            let queue = try DatabaseQueue(path: path)
-            return try await queue.read { db in
-                var payloads: [Int64: [UInt8]] = [:]
-                for row in try Row.fetchAll(db, sql: """
-                    SELECT r.interval_start, p.payload FROM interval_record r JOIN interval_payload p ON p.id = r.payload_id
-                    WHERE r.hub = 'park-a'
-                    """) {
-                    payloads[row[0]] = [UInt8](row[1] as Data)
-                }
-                return payloads
-            }
-        }
         func expected(_ records: ArraySlice<AcceptedInterval>) -> [Int64: [UInt8]] {
             Dictionary(uniqueKeysWithValues: records.map { ($0.interval.start.rawValue, $0.payload) })
         }
         try await StoreBackend.sqlite.withStore { store, openAnother in
             let path = try #require(store as? SQLiteAggregatorStore).path
             #expect(try await store.store(Array(accepted.prefix(5))) == Array(repeating: .stored(chain: .linked), count: 5))
-            #expect(try await storedPayloads(path) == expected(accepted.prefix(5)))
-            // Back to schema v2: the payload in `interval_record`, no payload table, v3 not applied.
-            try await StoreBackend.execute(["ALTER TABLE interval_record ADD COLUMN payload BLOB",
-                                            "UPDATE interval_record SET payload = (SELECT payload FROM interval_payload WHERE id = payload_id)",
-                                            "ALTER TABLE interval_record DROP COLUMN payload_id",
-                                            "DROP TABLE interval_payload",
-                                            "DELETE FROM grdb_migrations WHERE identifier = 'v3-payload-table'"], on: store)
+            #expect(try await Self.storedPayloads(path) == (expected(accepted.prefix(5)), ["lz4": 5]))
+            // Back to schema v2: the raw payload in `interval_record`, no payload table, v3 and v4 not applied.
+            let queue = try DatabaseQueue(path: path)
+            try await queue.write { db in
+                try db.execute(sql: "ALTER TABLE interval_record ADD COLUMN payload BLOB")
+                for record in accepted.prefix(5) {
+                    try db.execute(sql: "UPDATE interval_record SET payload = ? WHERE hub = 'park-a' AND interval_start = ?",
+                                   arguments: [Data(record.payload), record.interval.start.rawValue])
+                }
+                try db.execute(sql: """
+                    ALTER TABLE interval_record DROP COLUMN payload_id;
+                    DROP TABLE interval_payload;
+                    DELETE FROM grdb_migrations WHERE identifier IN ('v3-payload-table', 'v4-payload-encoding');
+                    """)
+            }
             let migrated = try await openAnother()
-            #expect(try await storedPayloads(path) == expected(accepted.prefix(5)))
+            #expect(try await Self.storedPayloads(path) == (expected(accepted.prefix(5)), ["raw": 5]))
             #expect(try await migrated.sums(hub: "park-a", from: AggregatorFixtures.start, to: now).chain == [.linked: 5])
-            // Replays are still duplicates, and the next record is stored and linked, with its payload.
+            // Replays are still duplicates, and the next record is stored and linked, with its payload compressed.
             #expect(try await migrated.store(accepted) == Array(repeating: .duplicate, count: 5) + [.stored(chain: .linked)])
-            #expect(try await storedPayloads(path) == expected(accepted[...]))
+            #expect(try await Self.storedPayloads(path) == (expected(accepted[...]), ["raw": 5, "lz4": 1]))
             #expect(try await migrated.sums(hub: "park-a", from: AggregatorFixtures.start, to: now).receivedIntervals == 6)
+            // Both kinds of rows read back byte for byte.
+            for (index, record) in accepted.enumerated() {
+                #expect(try await migrated.payload(hub: "park-a", sequence: Int64(index + 1)) == record.payload)
+            }
+        }
+    }
+
+    /// Every stored record reads back exactly as published, prepared on a classifier or not, and
+    /// its chain hash checks out over those bytes; SQLite keeps it as an LZ4 frame.
+    @Test(arguments: StoreBackend.allCases)
+    func storedRecordsReadBackByteForByte(backend: StoreBackend) async throws {
+        let messages = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 4))
+        try await backend.withStore { store, _ in
+            var accepted = try messages.map { try accept($0) }
+            store.prepare(&accepted[0])
+            store.prepare(&accepted[2])
+            #expect((accepted[0].payloadFrame != nil) == (backend == .sqlite))
+            #expect(try await store.store(accepted) == Array(repeating: .stored(chain: .linked), count: 4))
+            for (index, message) in messages.enumerated() {
+                let payload = try #require(try await store.payload(hub: "park-a", sequence: Int64(index + 1)))
+                #expect(payload == message.payload)
+                let (parsed, _) = try IntervalMessage.parse(payload)
+                #expect(parsed.hash == message.hash && parsed.sequence == Int64(index + 1))
+            }
+            #expect(try await store.payload(hub: "park-a", sequence: 5) == nil)
+            #expect(try await store.payload(hub: "park-b", sequence: 1) == nil)
+            if let sqlite = store as? SQLiteAggregatorStore {
+                let queue = try DatabaseQueue(path: sqlite.path)
+                let sizes = try await queue.read { db in
+                    try Row.fetchAll(db, sql: "SELECT LENGTH(payload), encoding, HEX(SUBSTR(payload, 1, 4)) FROM interval_payload ORDER BY id")
+                        .map { (bytes: $0[0] as Int, encoding: $0[1] as String, magic: $0[2] as String) }
+                }
+                #expect(sizes.count == 4)
+                for (size, message) in zip(sizes, messages) {
+                    #expect(size.encoding == "lz4" && size.magic == "04224D18", "an LZ4 frame starts with 04 22 4D 18: \(size)")
+                    #expect(size.bytes * 2 < message.payload.count, "\(size.bytes) bytes stored for \(message.payload.count)")
+                }
+            }
+        }
+    }
+
+    /// A stored frame that no longer matches its checksum is reported as damaged, never returned.
+    @Test func aDamagedPayloadFrameIsReportedNotReturned() async throws {
+        let messages = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 2))
+        try await StoreBackend.sqlite.withStore { store, _ in
+            #expect(try await store.store(try messages.map { try accept($0) }).count == 2)
+            let path = try #require(store as? SQLiteAggregatorStore).path
+            // One byte of the second record's compressed content changed, as a failing disk might.
+            let queue = try DatabaseQueue(path: path)
+            try await queue.write { db in
+                let frame = try #require(try Data.fetchOne(db, sql: "SELECT payload FROM interval_payload WHERE id = 2"))
+                var damaged = [UInt8](frame)
+                damaged[damaged.count / 2] ^= 0x20
+                try db.execute(sql: "UPDATE interval_payload SET payload = ? WHERE id = 2", arguments: [Data(damaged)])
+            }
+            #expect(try await store.payload(hub: "park-a", sequence: 1) == messages[0].payload)
+            do {
+                let payload = try await store.payload(hub: "park-a", sequence: 2)
+                Issue.record("a damaged frame was returned: \(payload?.count ?? -1) bytes")
+            } catch let error as AggregatorStoreError {
+                #expect(error.code == .damaged)
+                #expect(error.description.contains("park-a #2"), "\(error)")
+            }
+            // The API says so with the store's code, and still serves the intact record.
+            let configuration = try AggregatorEndToEndTests.configuration(brokerPort: 1883, httpPort: 8080, database: path, clientID: "t")
+            let endpoints = Endpoints(region: configuration.region, knownHubs: configuration.hubs, store: store,
+                                      authenticator: TokenAuthenticator(tokens: configuration.tokens), clock: { self.now })
+            let bearer = "Bearer \(AggregatorEndToEndTests.auditorToken)"
+            let damaged = await endpoints.record(hub: "park-a", sequence: "2", authorization: bearer)
+            #expect(damaged.status == 500 && damaged.body.contains("\"code\":\"storage.damaged\""), "\(damaged)")
+            #expect(await endpoints.record(hub: "park-a", sequence: "1", authorization: bearer).bytes == messages[0].payload)
         }
     }
 

@@ -27,6 +27,10 @@ public enum AggregatorHTTPServer {
         router.get("/api/v1/locations/{hub}/intervals.csv") { request, context in
             response(await endpoints.intervalsCSV(hub: try context.parameters.require("hub"), query: query(request), authorization: request.headers[.authorization]))
         }
+        router.get("/api/v1/locations/{hub}/records/{sequence}") { request, context in
+            response(await endpoints.record(hub: try context.parameters.require("hub"), sequence: try context.parameters.require("sequence"),
+                                            authorization: request.headers[.authorization]))
+        }
         router.get("/api/v1/locations/{hub}/gaps") { request, context in
             response(await endpoints.gaps(hub: try context.parameters.require("hub"), query: query(request), authorization: request.headers[.authorization]))
         }
@@ -59,6 +63,7 @@ public enum AggregatorHTTPServer {
         for (name, value) in reply.headers {
             if let field = HTTPField.Name(name) { headers[field] = value }
         }
-        return Response(status: .init(code: reply.status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: reply.body)))
+        let body = reply.bytes.map { ByteBuffer(bytes: $0) } ?? ByteBuffer(string: reply.body)
+        return Response(status: .init(code: reply.status), headers: headers, body: .init(byteBuffer: body))
     }
 }

@@ -10,12 +10,19 @@ public struct Reply: Sendable, Equatable {
     public var contentType: String
     public var body: String
     public var headers: [String: String] = [:]
+    /// Sent instead of `body` when set: bytes that must go out exactly as stored (a record as published).
+    public var bytes: [UInt8]?
 
     public init(status: Int, contentType: String, body: String, headers: [String: String] = [:]) {
         self.status = status
         self.contentType = contentType
         self.body = body
         self.headers = headers
+    }
+
+    public init(status: Int, contentType: String, bytes: [UInt8], headers: [String: String] = [:]) {
+        self.init(status: status, contentType: contentType, body: "", headers: headers)
+        self.bytes = bytes
     }
 
     static func json(_ value: some Encodable, status: Int = 200) -> Reply {
@@ -195,6 +202,21 @@ public struct Endpoints: Sendable {
         }
     }
 
+    /// One stored record exactly as the hub published it, for audits: its chain hash can be checked
+    /// over these bytes (docs/mqtt.md, "Hash chain") without trusting the aggregator's figures.
+    public func record(hub: String, sequence: String, authorization: String?) async -> Reply {
+        await handle {
+            _ = try authorize(authorization, hub: hub).get()
+            guard let number = Int64(sequence), number > 0 else {
+                throw ReplyError(.problem(400, "query.sequence", "sequence must be a positive integer, got '\(sequence.prefix(40))'"))
+            }
+            guard let payload = try await store.payload(hub: hub, sequence: number) else {
+                throw ReplyError(.problem(404, "record.not_found", "no record with sequence \(number) is stored for hub '\(hub)'"))
+            }
+            return Reply(status: 200, contentType: "application/json", bytes: payload)
+        }
+    }
+
     struct GapsBody: Encodable {
         var hub: String
         var from: String
@@ -281,6 +303,9 @@ public struct Endpoints: Sendable {
             return try await body()
         } catch let error as ReplyError {
             return error.reply
+        } catch let error as AggregatorStoreError {
+            // The store's own code (storage.damaged, storage.query …); 503 while it is away.
+            return .problem(error.isOutage ? 503 : 500, error.code.description, "\(error)")
         } catch {
             return .problem(500, "storage.failed", "\(error)")
         }

@@ -130,11 +130,19 @@ public protocol AggregatorStore: Sendable {
     func sequenceGaps(hub: String) async throws -> [SequenceGap]
     func conflicts(hub: String?) async throws -> [StoredConflict]
     func rejectionCounts() async throws -> [String: Int]
+    /// The stored record with this sequence number, as the hub published it (byte for byte: what the
+    /// hash chain is checked over); nil if none is stored.
+    func payload(hub: String, sequence: Int64) async throws -> [UInt8]?
+    /// Work on an accepted record that needs nothing stored, done where it was classified (on the
+    /// cores the single writer does not use) before the record is queued for ``store(_:)``. The
+    /// SQLite store compresses the payload here. ``store(_:)`` must also accept unprepared records.
+    func prepare(_ record: inout AcceptedInterval)
     /// Releases connections; the store is not used afterwards.
     func close() async
 }
 
 extension AggregatorStore {
+    public func prepare(_ record: inout AcceptedInterval) {}
     public func close() async {}
 }
 
@@ -236,7 +244,7 @@ struct GapSearch {
 /// (never a password: connection settings are not part of it).
 public struct AggregatorStoreError: Error, CustomStringConvertible, Sendable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value: String { case connection, unavailable, migration, query }
+        private enum Value: String { case connection, unavailable, migration, query, damaged }
         private let value: Value
         /// The database cannot be reached.
         public static let connection = Code(value: .connection)
@@ -246,6 +254,8 @@ public struct AggregatorStoreError: Error, CustomStringConvertible, Sendable {
         public static let migration = Code(value: .migration)
         /// The database refused this request (its data, or a defect): trying again will not help.
         public static let query = Code(value: .query)
+        /// Stored data cannot be read back as it was written (a stored payload frame fails its checksum).
+        public static let damaged = Code(value: .damaged)
         public var description: String { "storage.\(value.rawValue)" }
     }
 

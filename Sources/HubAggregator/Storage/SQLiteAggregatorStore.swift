@@ -7,8 +7,8 @@ import HubSupport
 /// The aggregator's store on SQLite (WAL), through GRDB.
 ///
 /// Tables: `interval_record` (one row per hub and interval: the chain fields, the record's additive
-/// KPI sums, and `payload_id`, the row of `interval_payload` that holds the raw payload as
-/// received), `participant_interval` (the same sums per company), `conflict`
+/// KPI sums, and `payload_id`, the row of `interval_payload` that holds the payload as received,
+/// compressed: ``PayloadFrame``), `participant_interval` (the same sums per company), `conflict`
 /// (records whose key was taken by a different record), `rejection` (dropped messages),
 /// `hub_state` (last status), and the rollups `daily_hub`, `daily_participant`, `monthly_hub` and
 /// `monthly_participant` (UTC days and months), updated in the same transaction as every insert so
@@ -177,6 +177,11 @@ public final class SQLiteAggregatorStore: AggregatorStore {
                 CREATE INDEX interval_record_chain ON interval_record (hub, chain, interval_start);
                 """)
         }
+        // Payloads are stored as LZ4 frames from here on (``PayloadFrame``); the rows already
+        // there keep their bytes and say so. No rewrite: adding a column with a default is instant.
+        migrator.registerMigration("v4-payload-encoding") { db in
+            try db.execute(sql: "ALTER TABLE interval_payload ADD COLUMN encoding TEXT NOT NULL DEFAULT 'raw'")
+        }
         return migrator
     }
 
@@ -244,7 +249,8 @@ public final class SQLiteAggregatorStore: AggregatorStore {
 
         init(_ db: Database) throws {
             neighbours = SQLiteBinder.prepare(try db.cachedStatement(sql: SQLiteAggregatorStore.neighboursSQL))
-            payloadInsert = SQLiteBinder.prepare(try db.cachedStatement(sql: "INSERT INTO interval_payload (payload) VALUES (?)"))
+            payloadInsert = SQLiteBinder.prepare(try db.cachedStatement(
+                sql: "INSERT INTO interval_payload (payload, encoding) VALUES (?, '\(PayloadFrame.Encoding.lz4.rawValue)')"))
             recordInsert = SQLiteBinder.prepare(try db.cachedStatement(sql: SQLiteAggregatorStore.recordInsertSQL))
         }
 
@@ -291,7 +297,7 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         let sums = accepted.sums
         let totals = accepted.hubTotals
         var payload = SQLiteBinder(statements.payloadInsert)
-        try payload.bindingInPlace(accepted.payload) { try statements.payloadInsert.execute() }
+        try payload.bindingInPlace(accepted.payloadFrame ?? PayloadFrame.compress(accepted.payload)) { try statements.payloadInsert.execute() }
         let payloadID = db.lastInsertedRowID
         var record = SQLiteBinder(statements.recordInsert)
         record.bind(message.hub)
@@ -551,6 +557,32 @@ public final class SQLiteAggregatorStore: AggregatorStore {
                                receivedAt: UTCMilliseconds(row["received_at"] as Int64))
             }
         }
+    }
+
+    public func payload(hub: String, sequence: Int64) async throws -> [UInt8]? {
+        let stored = try await database.read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT p.payload, p.encoding FROM interval_record r JOIN interval_payload p ON p.id = r.payload_id
+                WHERE r.hub = ? AND r.sequence = ?
+                """, arguments: [hub, sequence]).map { row in (bytes: [UInt8](row["payload"] as Data), encoding: row["encoding"] as String) }
+        }
+        guard let stored else { return nil }
+        switch PayloadFrame.Encoding(rawValue: stored.encoding) {
+        case .raw:
+            return stored.bytes
+        case .lz4:
+            do { return try PayloadFrame.decompress(stored.bytes) } catch {
+                throw AggregatorStoreError(.damaged, operation: "payload of \(hub) #\(sequence)", detail: error.description)
+            }
+        case nil:
+            throw AggregatorStoreError(.damaged, operation: "payload of \(hub) #\(sequence)",
+                                       detail: "unknown encoding '\(stored.encoding)'; expected raw or lz4")
+        }
+    }
+
+    /// Compresses the payload on the classifier's core: the writer then only binds the frame.
+    public func prepare(_ record: inout AcceptedInterval) {
+        record.payloadFrame = PayloadFrame.compress(record.payload)
     }
 
     public func rejectionCounts() async throws -> [String: Int] {
