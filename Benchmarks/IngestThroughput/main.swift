@@ -114,5 +114,11 @@ for (index, (hub, payloads)) in hubs.enumerated() {
     print(String(format: "pipeline run %d: wall %.0f ms, CPU %.0f ms (%.2f cores), writer in store() %.0f ms, %.0f records/s",
                  index, wall * 1000, cpu * 1000, cpu / wall, busyMs, Double(perRun) / wall))
 }
+// What the SQLite file holds per record once the WAL is copied in (payload frames, rows, indexes, rollups).
+store.base.checkpointAndWait()
+let fileBytes = (try FileManager.default.attributesOfItem(atPath: directory + "/aggregator.sqlite")[.size] as? Int) ?? 0
+let frameBytes = hubs[0].1.prefix(1_000).reduce(0) { $0 + PayloadFrame.compress($1).count } / min(1_000, perRun)
+print(String(format: "database file: %.1f MB, %d bytes per stored record; payload frames: %d bytes on average for %d-byte payloads",
+             Double(fileBytes) / 1e6, fileBytes / (hubs.count * perRun), frameBytes, bytes))
 let sorted = rates.sorted()
 print(String(format: "pipeline records/s over %d runs: min %.0f, median %.0f, max %.0f", sorted.count, sorted.first!, sorted[sorted.count / 2], sorted.last!))

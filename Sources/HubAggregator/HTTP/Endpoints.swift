@@ -203,7 +203,7 @@ public struct Endpoints: Sendable {
     }
 
     /// One stored record exactly as the hub published it, for audits: its chain hash can be checked
-    /// over these bytes (docs/mqtt.md, "Hash chain") without trusting the aggregator's figures.
+    /// over these bytes (docs/mqtt.md, "interval: settlement records with a hash chain") without trusting the aggregator's figures.
     public func record(hub: String, sequence: String, authorization: String?) async -> Reply {
         await handle {
             _ = try authorize(authorization, hub: hub).get()

@@ -22,10 +22,10 @@ public final class IngestPipeline: Sendable {
     /// fewer while it stores a batch. Default: one per core plus one, so that a core that finishes
     /// a round finds the next one queued instead of idling until the pipeline issues it; while the
     /// writer stores, the rounds fill the cores and the writer's thread shares them. On 2 cores,
-    /// sustained runs of 40,000: median 22,300 records/s at 1.87–1.92 cores with this default,
-    /// against 20,200 at 1.70–1.74 cores with one per core (docs/performance.md). That holds since the
-    /// SQLite store compresses payloads on the classifiers; before, with a writer ~25 % slower, one
-    /// per core was the better choice and this default measured 19,300.
+    /// sustained runs of 40,000: medians 21,900 and 22,300 records/s at 1.86–1.92 cores with this
+    /// default, against 20,200 at 1.69–1.74 cores with one per core (docs/performance.md). That holds
+    /// since the SQLite store compresses payloads on the classifiers; before, with a writer ~25 %
+    /// slower, one per core was the better choice and this default measured 19,000.
     public let classifiers: Int
 
     struct Received: Sendable {
