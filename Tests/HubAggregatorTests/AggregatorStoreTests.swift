@@ -351,6 +351,21 @@ struct AggregatorStoreTests {
         }
     }
 
+    /// An empty payload (ingest never accepts one; `store` takes any record) is kept raw and read
+    /// back empty, not as a frame without a content size that would later count as damaged.
+    @Test func anEmptyPayloadIsKeptRaw() async throws {
+        let (message, record) = try IntervalMessage.parse(try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 1))[0].payload)
+        try await StoreBackend.sqlite.withStore { store, _ in
+            var empty = AcceptedInterval(message: message, record: record, payload: [], receivedAt: now)
+            store.prepare(&empty)
+            #expect(empty.payloadFrame == nil)
+            #expect(try await store.store([empty]) == [.stored(chain: .linked)])
+            #expect(try await store.payload(hub: "park-a", sequence: 1) == [])
+            let path = try #require(store as? SQLiteAggregatorStore).path
+            #expect(try await Self.storedPayloads(path).encodings == ["raw": 1])
+        }
+    }
+
     /// A stored frame that no longer matches its checksum is reported as damaged, never returned.
     @Test func aDamagedPayloadFrameIsReportedNotReturned() async throws {
         let messages = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 2))

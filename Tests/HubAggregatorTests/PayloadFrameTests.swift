@@ -29,7 +29,8 @@ struct PayloadFrameTests {
         }
     }
 
-    /// The `lz4` command-line tool (Debian package lz4) reads a stored frame back to the same bytes:
+    /// The `lz4` command-line tool (Debian package lz4, installed by `scripts/setup.sh --test`, as
+    /// CI runs it) reads a stored frame back to the same bytes:
     /// an auditor with the SQLite file needs no hubmeter to read what was received.
     @Test func theLZ4ToolReadsAStoredFrame() throws {
         let payload = try AggregatorFixtures.messages(try AggregatorFixtures.records(count: 1))[0].payload

@@ -208,7 +208,7 @@ public struct Endpoints: Sendable {
         await handle {
             _ = try authorize(authorization, hub: hub).get()
             guard let number = Int64(sequence), number > 0 else {
-                throw ReplyError(.problem(400, "query.sequence", "sequence must be a positive integer, got '\(sequence.prefix(40))'"))
+                throw ReplyError(.problem(400, "path.sequence", "sequence must be a positive integer, got '\(sequence.prefix(40))'"))
             }
             guard let payload = try await store.payload(hub: hub, sequence: number) else {
                 throw ReplyError(.problem(404, "record.not_found", "no record with sequence \(number) is stored for hub '\(hub)'"))

@@ -125,7 +125,7 @@ public struct AcceptedInterval: Sendable {
     public var payload: [UInt8]
     /// The payload as an LZ4 frame (``PayloadFrame``), when the store asked for it in
     /// ``AggregatorStore/prepare(_:)``: compressed by the classifier, not by the writer.
-    public var payloadFrame: [UInt8]?
+    public internal(set) var payloadFrame: [UInt8]?
     public var receivedAt: UTCMilliseconds
     public var sums: IntervalSums
 

@@ -18,19 +18,23 @@ public enum PayloadFrame {
     /// reader allocate whatever its header claims. (Payloads are limited to a few hundred kB at ingest.)
     public static let maximumContentBytes = 64 << 20
 
-    /// Compresses `payload` into one LZ4 frame with content size and content checksum.
+    /// Compresses `payload` (not empty: an empty payload is stored raw, since a frame of nothing
+    /// carries no content size) into one LZ4 frame with content size and content checksum.
     public static func compress(_ payload: [UInt8]) -> [UInt8] {
         var preferences = LZ4F_preferences_t()
         preferences.frameInfo.contentSize = UInt64(payload.count)
         preferences.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled
         let bound = LZ4F_compressFrameBound(payload.count, &preferences)
-        return [UInt8](unsafeUninitializedCapacity: bound) { buffer, written in
-            let result = payload.withUnsafeBytes { source in
+        // Allocated at the worst-case size and kept so: copying the frame out at its real size (a
+        // scratch buffer, then an exact array) measured ~3 % less ingest throughput. A queued frame so
+        // holds about as much memory as its payload until the writer has stored it.
+        return [UInt8](unsafeUninitializedCapacity: bound) { buffer, initialized in
+            let written = payload.withUnsafeBytes { source in
                 LZ4F_compressFrame(buffer.baseAddress, bound, source.baseAddress, source.count, &preferences)
             }
             // Only a capacity below the bound can fail, and the bound is what was allocated.
-            precondition(LZ4F_isError(result) == 0, "LZ4F_compressFrame: \(String(cString: LZ4F_getErrorName(result)))")
-            written = result
+            precondition(LZ4F_isError(written) == 0, "LZ4F_compressFrame: \(String(cString: LZ4F_getErrorName(written)))")
+            initialized = written
         }
     }
 

@@ -250,7 +250,7 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         init(_ db: Database) throws {
             neighbours = SQLiteBinder.prepare(try db.cachedStatement(sql: SQLiteAggregatorStore.neighboursSQL))
             payloadInsert = SQLiteBinder.prepare(try db.cachedStatement(
-                sql: "INSERT INTO interval_payload (payload, encoding) VALUES (?, '\(PayloadFrame.Encoding.lz4.rawValue)')"))
+                sql: "INSERT INTO interval_payload (encoding, payload) VALUES (?, ?)"))
             recordInsert = SQLiteBinder.prepare(try db.cachedStatement(sql: SQLiteAggregatorStore.recordInsertSQL))
         }
 
@@ -297,7 +297,10 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         let sums = accepted.sums
         let totals = accepted.hubTotals
         var payload = SQLiteBinder(statements.payloadInsert)
-        try payload.bindingInPlace(accepted.payloadFrame ?? PayloadFrame.compress(accepted.payload)) { try statements.payloadInsert.execute() }
+        // An empty payload (which ingest never accepts) is kept raw: a frame of nothing has no content size.
+        let frame = accepted.payload.isEmpty ? nil : accepted.payloadFrame ?? PayloadFrame.compress(accepted.payload)
+        payload.bind((frame == nil ? PayloadFrame.Encoding.raw : .lz4).rawValue)
+        try payload.bindingInPlace(frame ?? accepted.payload) { try statements.payloadInsert.execute() }
         let payloadID = db.lastInsertedRowID
         var record = SQLiteBinder(statements.recordInsert)
         record.bind(message.hub)
@@ -582,7 +585,7 @@ public final class SQLiteAggregatorStore: AggregatorStore {
 
     /// Compresses the payload on the classifier's core: the writer then only binds the frame.
     public func prepare(_ record: inout AcceptedInterval) {
-        record.payloadFrame = PayloadFrame.compress(record.payload)
+        if !record.payload.isEmpty { record.payloadFrame = PayloadFrame.compress(record.payload) }
     }
 
     public func rejectionCounts() async throws -> [String: Int] {
