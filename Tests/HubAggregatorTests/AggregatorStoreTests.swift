@@ -227,7 +227,9 @@ struct AggregatorStoreTests {
     /// in the background once it holds `start` frames, and by the committing writer itself once it
     /// holds `limit`, so that it stays bounded while a writer never pauses. Nothing is lost on the way.
     @Test func theWALIsCheckpointedBesideTheWriterAndStaysBounded() async throws {
-        let path = try RepositoryPaths.makeTemporaryDirectory("aggregator-checkpoint") + "/aggregator.sqlite"
+        let directory = try RepositoryPaths.makeTemporaryDirectory("aggregator-checkpoint")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/aggregator.sqlite"
         let records = AggregatorFixtures.shifted(try AggregatorFixtures.records(count: 96), count: 400, from: AggregatorFixtures.start)
         let accepted = try AggregatorFixtures.messages(records).map { try accept($0) }
         let store = try SQLiteAggregatorStore(path: path, walCheckpointFrames: (start: 20, limit: 60))

@@ -18,8 +18,14 @@ public enum PayloadFrame {
     /// reader allocate whatever its header claims. (Payloads are limited to a few hundred kB at ingest.)
     public static let maximumContentBytes = 64 << 20
 
-    /// Compresses `payload` (not empty: an empty payload is stored raw, since a frame of nothing
-    /// carries no content size) into one LZ4 frame with content size and content checksum.
+    /// The frame a stored payload is kept as, or nil for one kept raw: an empty payload, since a
+    /// frame of nothing carries no content size (``decompress(_:maximumBytes:)`` would refuse it).
+    public static func frame(of payload: [UInt8]) -> [UInt8]? {
+        payload.isEmpty ? nil : compress(payload)
+    }
+
+    /// Compresses `payload` into one LZ4 frame with content size and content checksum. An empty
+    /// payload gives a frame without content size; stores use ``frame(of:)``.
     public static func compress(_ payload: [UInt8]) -> [UInt8] {
         var preferences = LZ4F_preferences_t()
         preferences.frameInfo.contentSize = UInt64(payload.count)

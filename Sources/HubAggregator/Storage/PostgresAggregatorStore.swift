@@ -633,7 +633,7 @@ public final class PostgresAggregatorStore: AggregatorStore {
     /// Kept raw: PostgreSQL compresses values this large itself (TOAST).
     public func payload(hub: String, sequence: Int64) async throws -> [UInt8]? {
         try await run("payload") { client, logger in
-            for try await (payload) in try await client.query(
+            for try await payload in try await client.query(
                 "SELECT payload FROM interval_record WHERE hub = \(hub) AND sequence = \(sequence)", logger: logger).decode(ByteBuffer.self) {
                 return Array(payload.readableBytesView)
             }

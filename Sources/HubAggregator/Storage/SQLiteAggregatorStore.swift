@@ -297,8 +297,7 @@ public final class SQLiteAggregatorStore: AggregatorStore {
         let sums = accepted.sums
         let totals = accepted.hubTotals
         var payload = SQLiteBinder(statements.payloadInsert)
-        // An empty payload (which ingest never accepts) is kept raw: a frame of nothing has no content size.
-        let frame = accepted.payload.isEmpty ? nil : accepted.payloadFrame ?? PayloadFrame.compress(accepted.payload)
+        let frame = accepted.payloadFrame ?? PayloadFrame.frame(of: accepted.payload)
         payload.bind((frame == nil ? PayloadFrame.Encoding.raw : .lz4).rawValue)
         try payload.bindingInPlace(frame ?? accepted.payload) { try statements.payloadInsert.execute() }
         let payloadID = db.lastInsertedRowID
@@ -585,7 +584,7 @@ public final class SQLiteAggregatorStore: AggregatorStore {
 
     /// Compresses the payload on the classifier's core: the writer then only binds the frame.
     public func prepare(_ record: inout AcceptedInterval) {
-        if !record.payload.isEmpty { record.payloadFrame = PayloadFrame.compress(record.payload) }
+        record.payloadFrame = PayloadFrame.frame(of: record.payload)
     }
 
     public func rejectionCounts() async throws -> [String: Int] {
